@@ -1,0 +1,165 @@
+//! The `lodestar` command line: one file per subcommand, each thin over the library.
+
+mod config_check;
+mod models;
+mod output;
+mod route;
+mod run;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::config::{self, Config, Located};
+
+/// Lodestar: one local endpoint for all your editors, agents and scripts, routed to local GPU
+/// models (Ollama, llama.cpp, vLLM, LM Studio) and cloud providers (OpenAI, Anthropic,
+/// OpenRouter, Groq, ...) by your rules, with fallbacks.
+///
+/// Point clients at it: OPENAI_BASE_URL=http://127.0.0.1:8080/v1
+#[derive(Debug, Parser)]
+#[command(name = "lodestar", version, propagate_version = true)]
+pub struct Cli {
+    /// Config file (default: $LODESTAR_CONFIG, else ~/.config/lodestar/config.yml, else the
+    /// embedded default with one local Ollama).
+    #[arg(long, short, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the proxy (headless). Stops cleanly on Ctrl-C or SIGTERM.
+    Serve(serve::Args),
+    /// Send one prompt through the routing and stream the answer to the terminal.
+    Run(run::Args),
+    /// Dry run: show where a prompt would be routed, and why (nothing is sent).
+    Route(route::Args),
+    /// List aliases, their routes, and the models each provider offers.
+    Models,
+    /// Check the config file.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Store an API key in the OS keyring (read from stdin), for `api_key_keyring: NAME`.
+    Key {
+        #[command(subcommand)]
+        action: KeyAction,
+    },
+    /// Print a shell completion script, e.g. `lodestar completions bash > ~/.local/share/bash-completion/completions/lodestar`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigAction {
+    /// Validate the config and print the effective values with where each came from.
+    Check,
+    /// Print the path Lodestar would load, and how it was found.
+    Path,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyAction {
+    /// Store the key read from stdin under NAME (service `lodestar`).
+    Set { name: String },
+}
+
+/// Entry point of the `lodestar` binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run_command(cli) {
+        Ok(code) => code,
+        Err(msg) => {
+            output::note(format!("error: {msg}"));
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run_command(cli: Cli) -> Result<ExitCode, String> {
+    match cli.command {
+        Command::Serve(args) => serve::run(cli.config.as_deref(), args),
+        Command::Run(args) => run::run(cli.config.as_deref(), args),
+        Command::Route(args) => route::run(cli.config.as_deref(), args),
+        Command::Models => models::run(cli.config.as_deref()),
+        Command::Config {
+            action: ConfigAction::Check,
+        } => config_check::run(cli.config.as_deref()),
+        Command::Config {
+            action: ConfigAction::Path,
+        } => {
+            let located = config::locate(cli.config.as_deref(), &config::process_env)?;
+            match &located.path {
+                Some(p) => output::line(format!("{} ({})", p.display(), located.how)),
+                None => output::line(format!("<embedded default> ({})", located.how)),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Key {
+            action: KeyAction::Set { name },
+        } => {
+            let mut secret = String::new();
+            std::io::stdin()
+                .read_line(&mut secret)
+                .map_err(|e| format!("cannot read the key from stdin: {e}"))?;
+            let secret = secret.trim();
+            if secret.is_empty() {
+                return Err(
+                    "no key on stdin; pipe it in: `lodestar key set NAME < keyfile`".into(),
+                );
+            }
+            crate::secrets::keyring_set(&name, secret)?;
+            output::note(format!(
+                "stored; use it with `api_key_keyring: {name}` under a provider"
+            ));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "lodestar", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Find and load the config, printing every problem on failure.
+fn load_config(cli_path: Option<&std::path::Path>) -> Result<(Config, Located), String> {
+    let located = config::locate(cli_path, &config::process_env)?;
+    let cfg = Config::load(&located, &config::process_env).map_err(|e| e.to_string())?;
+    Ok((cfg, located))
+}
+
+/// A Tokio runtime sized by `LODESTAR_WORKER_THREADS`, else `server.worker_threads`, else CPUs.
+fn runtime(cfg: &Config) -> Result<tokio::runtime::Runtime, String> {
+    let threads = std::env::var("LODESTAR_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .or(cfg.server.worker_threads);
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    b.enable_all();
+    if let Some(n) = threads {
+        b.worker_threads(n);
+    }
+    b.build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// Logs to stderr; `RUST_LOG` overrides `default`.
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}

@@ -1,0 +1,83 @@
+//! `lodestar serve`: run the proxy until Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+
+use super::{init_logging, load_config, output, runtime};
+use crate::config::ConfigOrigin;
+use crate::{Engine, EngineOptions};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Listen here instead of `server.listen`, e.g. 127.0.0.1:9090 (port 0: any free port).
+    #[arg(long, value_name = "HOST:PORT")]
+    listen: Option<SocketAddr>,
+    /// Log request bodies (your prompts) at info level. Off by default: logs stay prompt-free.
+    #[arg(long)]
+    log_bodies: bool,
+}
+
+pub(crate) fn run(config: Option<&Path>, args: Args) -> Result<ExitCode, String> {
+    let (cfg, located) = load_config(config)?;
+    init_logging("info");
+    let rt = runtime(&cfg)?;
+    rt.block_on(async move {
+        let origin = cfg.origin.clone();
+        let providers: Vec<String> = cfg
+            .providers
+            .iter()
+            .map(|p| format!("{} ({} at {})", p.name, p.kind, p.base_url))
+            .collect();
+        let handle = Engine::start(
+            cfg,
+            EngineOptions {
+                listen: args.listen,
+                log_bodies: args.log_bodies,
+            },
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        match origin {
+            ConfigOrigin::File(p) => {
+                output::line(format!("config: {} ({})", p.display(), located.how))
+            }
+            ConfigOrigin::Embedded => output::line(format!(
+                "config: embedded default ({}); write one to change it (see lodestar.example.yaml)",
+                located.how
+            )),
+        }
+        output::line(format!("providers: {}", providers.join(", ")));
+        output::line(format!(
+            "lodestar listening on {}  (OpenAI base URL: {}/v1)",
+            handle.base_url(),
+            handle.base_url()
+        ));
+        wait_for_signal().await;
+        output::note("shutting down: finishing in-flight requests");
+        handle.shutdown().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

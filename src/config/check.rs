@@ -1,0 +1,552 @@
+//! Raw config → checked `Config`. Every problem is collected (not just the first), each with
+//! the file, line and dotted key, and a message that says what would be valid.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use super::raw::{self, RawAlias, RawProvider, RawRouting, RawServer};
+use super::yaml;
+use super::{
+    Alias, Config, ConfigError, ConfigErrors, ConfigOrigin, EnvLookup, Pool, ProviderConfig,
+    Routing, Rule, Secret, ServerConfig, Target, Timeouts, When,
+};
+use crate::providers::ProviderKind;
+
+const TOP_KEYS: &[&str] = &["server", "providers", "models", "routing"];
+
+struct Checker<'a> {
+    file: String,
+    lines: HashMap<String, usize>,
+    errors: Vec<ConfigError>,
+    env: EnvLookup<'a>,
+}
+
+pub(super) fn check(
+    text: &str,
+    origin: ConfigOrigin,
+    env: EnvLookup<'_>,
+) -> Result<Config, ConfigErrors> {
+    let file = origin.to_string();
+    let doc = match yaml::parse(text) {
+        Ok(d) => d,
+        Err(e) => {
+            return Err(ConfigErrors(vec![ConfigError {
+                file,
+                line: Some(e.line),
+                key: e.key,
+                msg: e.msg,
+            }]));
+        }
+    };
+    let mut c = Checker {
+        file,
+        lines: doc.lines,
+        errors: Vec::new(),
+        env,
+    };
+    let top = match doc.value {
+        Value::Object(m) => m,
+        Value::Null => Map::new(),
+        _ => {
+            c.error(
+                "",
+                "the config must be a mapping with keys server, providers, models, routing",
+            );
+            return Err(ConfigErrors(c.errors));
+        }
+    };
+    for key in top.keys() {
+        if !TOP_KEYS.contains(&key.as_str()) {
+            let hint = raw::hint_for_unknown_key(key)
+                .map(|h| format!(" ({h})"))
+                .unwrap_or_default();
+            c.error(
+                key,
+                &format!(
+                    "unknown top-level key; valid keys are server, providers, models, routing{hint}"
+                ),
+            );
+        }
+    }
+    let section = |k: &str| top.get(k).cloned().unwrap_or(Value::Null);
+
+    let server = c.server(section("server"));
+    let providers = c.providers(section("providers"));
+    let aliases = c.aliases(section("models"), &providers);
+    let routing = c.routing(section("routing"), &aliases);
+
+    if c.errors.is_empty() {
+        Ok(Config {
+            origin,
+            server,
+            providers,
+            aliases,
+            routing,
+            lines: c.lines,
+        })
+    } else {
+        Err(ConfigErrors(c.errors))
+    }
+}
+
+fn names<'a>(it: impl Iterator<Item = &'a str>) -> String {
+    let v: Vec<&str> = it.collect();
+    if v.is_empty() {
+        "none".to_string()
+    } else {
+        v.join(", ")
+    }
+}
+
+impl Checker<'_> {
+    /// The line of `key`, or of its nearest parent that the file mentions.
+    fn line_of(&self, key: &str) -> Option<usize> {
+        let mut k = key.to_string();
+        loop {
+            if let Some(l) = self.lines.get(&k) {
+                return Some(*l);
+            }
+            let cut = k.rfind(['.', '['])?;
+            k.truncate(cut);
+        }
+    }
+
+    fn error(&mut self, key: &str, msg: &str) {
+        self.errors.push(ConfigError {
+            file: self.file.clone(),
+            line: self.line_of(key),
+            key: key.to_string(),
+            msg: msg.to_string(),
+        });
+    }
+
+    /// Deserialize one section; a failure is recorded against the exact key serde stopped at.
+    fn de<T: DeserializeOwned>(&mut self, value: Value, prefix: &str) -> Option<T> {
+        // An empty section (`routing:` with nothing under it) means "all defaults".
+        let value = if value.is_null() {
+            Value::Object(Map::new())
+        } else {
+            value
+        };
+        match serde_path_to_error::deserialize::<_, T>(value) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let path = e.path().to_string();
+                let mut key = match path.as_str() {
+                    "." => prefix.to_string(),
+                    p if p.starts_with('[') => format!("{prefix}{p}"),
+                    p => format!("{prefix}.{p}"),
+                };
+                let mut msg = e.inner().to_string();
+                if let Some(field) = msg
+                    .strip_prefix("unknown field `")
+                    .and_then(|r| r.split('`').next())
+                    .map(str::to_string)
+                {
+                    if !key.ends_with(&field) {
+                        key = format!("{key}.{field}");
+                    }
+                    if let Some(h) = raw::hint_for_unknown_key(&field) {
+                        msg = format!("{msg} ({h})");
+                    }
+                }
+                if msg.contains("unknown variant") && key.ends_with(".kind") {
+                    msg.push_str(
+                        " (openai-compatible covers OpenRouter, Groq, vLLM, llama.cpp and LM Studio)",
+                    );
+                }
+                self.error(&key, &msg);
+                None
+            }
+        }
+    }
+
+    fn server(&mut self, v: Value) -> ServerConfig {
+        let raw: RawServer = self.de(v, "server").unwrap_or_default();
+        let listen_text = raw.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen = match parse_listen(&listen_text) {
+            Ok(a) => a,
+            Err(msg) => {
+                self.error("server.listen", &msg);
+                SocketAddr::from(([127, 0, 0, 1], 8080))
+            }
+        };
+        if raw.worker_threads == Some(0) {
+            self.error(
+                "server.worker_threads",
+                "must be at least 1; leave it out to use one per CPU",
+            );
+        }
+        ServerConfig {
+            listen,
+            worker_threads: raw.worker_threads,
+        }
+    }
+
+    fn providers(&mut self, v: Value) -> Vec<ProviderConfig> {
+        let map = match v {
+            Value::Object(m) => m,
+            Value::Null => Map::new(),
+            _ => {
+                self.error(
+                    "providers",
+                    "must be a mapping of provider names to settings, e.g. `local: { kind: ollama }`",
+                );
+                return Vec::new();
+            }
+        };
+        let mut out = Vec::new();
+        for (name, value) in map {
+            let key = format!("providers.{name}");
+            if name.is_empty() || name.contains('/') || name == "auto" {
+                self.error(
+                    &key,
+                    "a provider name must be non-empty, contain no `/` and not be `auto`",
+                );
+                continue;
+            }
+            if let Some(raw) = self.de::<RawProvider>(value, &key) {
+                if let Some(p) = self.provider(name, raw) {
+                    out.push(p);
+                }
+            }
+        }
+        out
+    }
+
+    fn provider(&mut self, name: String, raw: RawProvider) -> Option<ProviderConfig> {
+        let key = format!("providers.{name}");
+        let base_url = match raw
+            .base_url
+            .clone()
+            .or_else(|| raw.kind.default_base_url().map(String::from))
+        {
+            Some(u) => match check_url(&u) {
+                Ok(u) => u,
+                Err(msg) => {
+                    self.error(&format!("{key}.base_url"), &msg);
+                    return None;
+                }
+            },
+            None => {
+                self.error(
+                    &format!("{key}.base_url"),
+                    &format!(
+                        "kind `{}` has no default address; set `base_url`, e.g. `http://127.0.0.1:8000/v1`",
+                        raw.kind
+                    ),
+                );
+                return None;
+            }
+        };
+        let (api_key, key_source) = self.api_key(&key, &raw);
+        if api_key.is_none()
+            && raw.kind.requires_key()
+            && !raw.pass_client_key
+            && !self.errors.iter().any(|e| e.key.starts_with(&key))
+        {
+            self.error(
+                &key,
+                &format!(
+                    "kind `{}` needs an API key: add `api_key_env: VAR` (an environment variable \
+                     that holds it) or `api_key_keyring: NAME` (an OS keyring entry)",
+                    raw.kind
+                ),
+            );
+        }
+        let d = Timeouts::default();
+        let timeouts = Timeouts {
+            connect: raw.timeouts.connect.unwrap_or(d.connect),
+            first_byte: raw.timeouts.first_byte.unwrap_or(d.first_byte),
+            idle: raw.timeouts.idle.unwrap_or(d.idle),
+            total: raw.timeouts.total.unwrap_or(d.total),
+        };
+        for (k, t) in [
+            ("connect", timeouts.connect),
+            ("first_byte", timeouts.first_byte),
+            ("idle", timeouts.idle),
+            ("total", timeouts.total),
+        ] {
+            if t.is_zero() {
+                self.error(
+                    &format!("{key}.timeouts.{k}"),
+                    "must be longer than 0s; leave it out for the default",
+                );
+            }
+        }
+        let dp = Pool::default();
+        Some(ProviderConfig {
+            kind: raw.kind,
+            base_url,
+            api_key,
+            key_source,
+            headers: raw.headers.into_iter().collect(),
+            models: raw.models,
+            discover_models: raw.discover_models.unwrap_or(true),
+            timeouts,
+            pool: Pool {
+                max_idle_per_host: raw.pool.max_idle_per_host.unwrap_or(dp.max_idle_per_host),
+                idle_timeout: raw.pool.idle_timeout.unwrap_or(dp.idle_timeout),
+            },
+            default_max_tokens: raw.default_max_tokens.unwrap_or(4096),
+            pass_client_key: raw.pass_client_key,
+            name,
+        })
+    }
+
+    /// Resolve the key from env or keyring. Error text names the variable or entry, never a value.
+    fn api_key(&mut self, key: &str, raw: &RawProvider) -> (Option<Secret>, Option<String>) {
+        let set = [
+            raw.api_key_env.is_some(),
+            raw.api_key_keyring.is_some(),
+            raw.api_key.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
+        if set > 1 {
+            self.error(
+                key,
+                "set only one of `api_key_env`, `api_key_keyring` and `api_key`",
+            );
+            return (None, None);
+        }
+        let env_var = match (&raw.api_key_env, &raw.api_key) {
+            (Some(v), _) => Some((v.clone(), format!("{key}.api_key_env"))),
+            (None, Some(literal)) => match literal.strip_prefix("os.environ/") {
+                Some(v) => Some((v.to_string(), format!("{key}.api_key"))),
+                None => {
+                    self.error(
+                        &format!("{key}.api_key"),
+                        "API keys are not read from the config file (it gets copied, shared and \
+                         committed); put the key in an environment variable and write \
+                         `api_key_env: VAR`, or store it in the OS keyring and write \
+                         `api_key_keyring: NAME`",
+                    );
+                    return (None, None);
+                }
+            },
+            (None, None) => None,
+        };
+        if let Some((var, at)) = env_var {
+            return match (self.env)(&var) {
+                Some(v) => (Some(Secret::new(v)), Some(format!("env {var}"))),
+                None => {
+                    self.error(
+                        &at,
+                        &format!(
+                            "environment variable `{var}` is not set or empty; export it before \
+                             starting Lodestar (`export {var}=...`) or remove this provider"
+                        ),
+                    );
+                    (None, None)
+                }
+            };
+        }
+        if let Some(entry) = &raw.api_key_keyring {
+            return match crate::secrets::keyring_get(entry) {
+                Ok(v) => (Some(Secret::new(v)), Some(format!("keyring {entry}"))),
+                Err(msg) => {
+                    self.error(&format!("{key}.api_key_keyring"), &msg);
+                    (None, None)
+                }
+            };
+        }
+        (None, None)
+    }
+
+    fn aliases(&mut self, v: Value, providers: &[ProviderConfig]) -> Vec<Alias> {
+        let map = match v {
+            Value::Object(m) => m,
+            Value::Null => Map::new(),
+            _ => {
+                self.error(
+                    "models",
+                    "must be a mapping of alias names to `{ route: [provider/model, ...] }`",
+                );
+                return Vec::new();
+            }
+        };
+        let defined = || names(providers.iter().map(|p| p.name.as_str()));
+        let mut out = Vec::new();
+        for (name, value) in map {
+            let key = format!("models.{name}");
+            if name == "auto" {
+                self.error(
+                    &key,
+                    "`auto` is reserved (it means: apply routing rules, then routing.default)",
+                );
+                continue;
+            }
+            if name.contains('/') {
+                self.error(
+                    &key,
+                    "an alias name must not contain `/` (that form means an explicit provider/model)",
+                );
+                continue;
+            }
+            let Some(raw) = self.de::<RawAlias>(value, &key) else {
+                continue;
+            };
+            if raw.route.is_empty() {
+                self.error(
+                    &format!("{key}.route"),
+                    "is empty; list at least one `provider/model`",
+                );
+            }
+            let mut route = Vec::new();
+            for (i, entry) in raw.route.iter().enumerate() {
+                let ek = format!("{key}.route[{i}]");
+                match entry.split_once('/') {
+                    Some((p, m)) if !p.is_empty() && !m.is_empty() => {
+                        if providers.iter().any(|x| x.name == p) {
+                            route.push(Target {
+                                provider: p.into(),
+                                model: m.into(),
+                            });
+                        } else {
+                            self.error(
+                                &ek,
+                                &format!(
+                                    "provider `{p}` is not defined under `providers:` (defined: {})",
+                                    defined()
+                                ),
+                            );
+                        }
+                    }
+                    _ => self.error(
+                        &ek,
+                        &format!(
+                            "`{entry}` is not of the form `provider/model` (providers: {})",
+                            defined()
+                        ),
+                    ),
+                }
+            }
+            out.push(Alias {
+                name,
+                route,
+                description: raw.description,
+            });
+        }
+        out
+    }
+
+    fn routing(&mut self, v: Value, aliases: &[Alias]) -> Routing {
+        let raw: RawRouting = self.de(v, "routing").unwrap_or_default();
+        let known = |a: &str| aliases.iter().any(|x| x.name == a);
+        let list = || names(aliases.iter().map(|a| a.name.as_str()));
+        if let Some(d) = &raw.default {
+            if !known(d) {
+                self.error(
+                    "routing.default",
+                    &format!(
+                        "`{d}` is not an alias under `models:` (aliases: {})",
+                        list()
+                    ),
+                );
+            }
+        }
+        let unknown_model = raw.unknown_model.unwrap_or_default();
+        if unknown_model == raw::UnknownModel::Default && raw.default.is_none() {
+            self.error(
+                "routing.unknown_model",
+                "`default` needs `routing.default` to name an alias",
+            );
+        }
+        let mut rules = Vec::new();
+        for (i, r) in raw.rules.into_iter().enumerate() {
+            let key = format!("routing.rules[{i}]");
+            if !known(&r.use_alias) {
+                self.error(
+                    &format!("{key}.use"),
+                    &format!(
+                        "`{}` is not an alias under `models:` (aliases: {})",
+                        r.use_alias,
+                        list()
+                    ),
+                );
+            }
+            for m in r.when.model.iter().flatten() {
+                if m != "auto" && !known(m) {
+                    self.error(
+                        &format!("{key}.when.model"),
+                        &format!("`{m}` is not an alias (aliases: {}, or auto)", list()),
+                    );
+                }
+            }
+            rules.push(Rule {
+                name: r.name.unwrap_or(key),
+                when: When {
+                    prompt_tokens_over: r.when.prompt_tokens_over,
+                    has_tools: r.when.has_tools,
+                    has_images: r.when.has_images,
+                    stream: r.when.stream,
+                    model: r.when.model,
+                },
+                use_alias: r.use_alias,
+            });
+        }
+        Routing {
+            default: raw.default,
+            unknown_model,
+            max_retry_wait: raw
+                .max_retry_wait
+                .unwrap_or(std::time::Duration::from_secs(5)),
+            rules,
+        }
+    }
+}
+
+fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    if let Some(port) = s.strip_prefix("localhost:") {
+        if let Ok(p) = port.parse::<u16>() {
+            return Ok(SocketAddr::from(([127, 0, 0, 1], p)));
+        }
+    }
+    match s.to_socket_addrs().map(|mut it| it.next()) {
+        Ok(Some(a)) => Ok(a),
+        _ => Err(format!(
+            "`{s}` is not a `host:port` address; write e.g. `127.0.0.1:8080` (loopback only) or \
+             `0.0.0.0:8080` (reachable from the network)"
+        )),
+    }
+}
+
+fn check_url(u: &str) -> Result<String, String> {
+    match reqwest::Url::parse(u) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+            Ok(u.trim_end_matches('/').to_string())
+        }
+        Ok(_) => Err(format!(
+            "`{u}` must be an http:// or https:// URL with a host"
+        )),
+        Err(e) => Err(format!(
+            "`{u}` is not a valid URL ({e}); write e.g. `http://127.0.0.1:11434`"
+        )),
+    }
+}
+
+impl ProviderKind {
+    fn default_base_url(self) -> Option<&'static str> {
+        match self {
+            ProviderKind::OpenAi => Some("https://api.openai.com/v1"),
+            ProviderKind::Anthropic => Some("https://api.anthropic.com"),
+            ProviderKind::Ollama => Some("http://127.0.0.1:11434"),
+            ProviderKind::OpenAiCompatible => None,
+        }
+    }
+
+    fn requires_key(self) -> bool {
+        match self {
+            ProviderKind::OpenAi | ProviderKind::Anthropic => true,
+            ProviderKind::Ollama | ProviderKind::OpenAiCompatible => false,
+        }
+    }
+}

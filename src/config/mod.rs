@@ -1,0 +1,288 @@
+//! Config: the YAML file → a checked `Config`, every error collected with file, line and key.
+//!
+//! Owns: finding the file (`--config`, `LODESTAR_CONFIG`, the platform config dir, else the
+//! embedded default), parsing, validating, resolving API keys from env or keyring.
+//! Must not open sockets or spawn tasks: a `Config` is plain data the engine starts from.
+
+mod check;
+mod locate;
+mod raw;
+mod yaml;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use locate::{ConfigOrigin, Located, locate};
+pub use raw::UnknownModel;
+
+use crate::providers::ProviderKind;
+
+/// The config Lodestar starts with when no file exists anywhere.
+pub const EMBEDDED_DEFAULT: &str = include_str!("default.yaml");
+
+/// A checked, ready-to-run configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where it came from: a file path or the embedded default.
+    pub origin: ConfigOrigin,
+    pub server: ServerConfig,
+    /// In file order.
+    pub providers: Vec<ProviderConfig>,
+    /// In file order.
+    pub aliases: Vec<Alias>,
+    pub routing: Routing,
+    /// 1-based line of each dotted key that the file set (absent: a default).
+    pub lines: HashMap<String, usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub worker_threads: Option<usize>,
+}
+
+#[derive(Clone)]
+pub struct ProviderConfig {
+    pub name: String,
+    pub kind: ProviderKind,
+    /// Without a trailing slash. For `openai`/`openai-compatible` it includes `/v1`; for
+    /// `ollama` and `anthropic` it is the server root.
+    pub base_url: String,
+    pub api_key: Option<Secret>,
+    /// Where the key came from, for `config check` (never the key itself).
+    pub key_source: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub models: Vec<String>,
+    pub discover_models: bool,
+    pub timeouts: Timeouts,
+    pub pool: Pool,
+    /// Anthropic needs `max_tokens`; used when an OpenAI-format request has none.
+    pub default_max_tokens: u32,
+    pub pass_client_key: bool,
+}
+
+impl fmt::Debug for ProviderConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProviderConfig")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("base_url", &self.base_url)
+            .field("key_source", &self.key_source)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An API key. Its `Debug` and `Display` never show it.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: String) -> Self {
+        Self(s)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// One timeout per phase of an upstream call.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// TCP (+TLS) connect.
+    pub connect: Duration,
+    /// From sending the request to the first byte of the answer (streams: the first chunk).
+    pub first_byte: Duration,
+    /// Longest silence between two chunks of a stream.
+    pub idle: Duration,
+    /// The whole call.
+    pub total: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(5),
+            first_byte: Duration::from_secs(120),
+            idle: Duration::from_secs(60),
+            total: Duration::from_secs(600),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Pool {
+    pub max_idle_per_host: usize,
+    pub idle_timeout: Duration,
+}
+
+impl Default for Pool {
+    fn default() -> Self {
+        Self {
+            max_idle_per_host: 64,
+            idle_timeout: Duration::from_secs(90),
+        }
+    }
+}
+
+/// A name clients ask for, and the `provider/model` entries tried in order.
+#[derive(Debug, Clone)]
+pub struct Alias {
+    pub name: String,
+    pub route: Vec<Target>,
+    pub description: Option<String>,
+}
+
+/// One `provider/model` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Target {
+    pub provider: String,
+    pub model: String,
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.provider, self.model)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Routing {
+    pub default: Option<String>,
+    pub unknown_model: UnknownModel,
+    /// The most one request waits, in total, honouring upstream `Retry-After`.
+    pub max_retry_wait: Duration,
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// `name:` or `rules[i]`.
+    pub name: String,
+    pub when: When,
+    pub use_alias: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct When {
+    pub prompt_tokens_over: Option<u64>,
+    pub has_tools: Option<bool>,
+    pub has_images: Option<bool>,
+    pub stream: Option<bool>,
+    pub model: Option<Vec<String>>,
+}
+
+/// One problem in a config file, located as precisely as the file allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: String,
+    pub line: Option<usize>,
+    /// Dotted key, e.g. `models.fast.route[1]`; empty for whole-file problems.
+    pub key: String,
+    pub msg: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{l}: ", self.file)?,
+            None => write!(f, "{}: ", self.file)?,
+        }
+        if !self.key.is_empty() {
+            write!(f, "`{}`: ", self.key)?;
+        }
+        f.write_str(&self.msg)
+    }
+}
+
+/// All the problems found in one config; never a half-checked config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.len();
+        writeln!(
+            f,
+            "the config has {n} problem{}:",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for e in &self.0 {
+            writeln!(f, "  {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Looks up environment variables; a seam so tests need not mutate the process environment.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The real process environment.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+impl Config {
+    /// Check YAML text. `label` names the source in errors (a path, or `<embedded default>`).
+    pub fn from_yaml(
+        text: &str,
+        origin: ConfigOrigin,
+        env: EnvLookup<'_>,
+    ) -> Result<Config, ConfigErrors> {
+        check::check(text, origin, env)
+    }
+
+    /// Read and check a file.
+    pub fn from_path(path: &std::path::Path, env: EnvLookup<'_>) -> Result<Config, ConfigErrors> {
+        let label = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors(vec![ConfigError {
+                file: label.clone(),
+                line: None,
+                key: String::new(),
+                msg: format!("cannot read the config file: {e}"),
+            }])
+        })?;
+        check::check(&text, ConfigOrigin::File(PathBuf::from(path)), env)
+    }
+
+    /// The built-in config used when no file exists.
+    pub fn embedded_default() -> Result<Config, ConfigErrors> {
+        check::check(EMBEDDED_DEFAULT, ConfigOrigin::Embedded, &process_env)
+    }
+
+    /// Load what `locate` found.
+    pub fn load(located: &Located, env: EnvLookup<'_>) -> Result<Config, ConfigErrors> {
+        match &located.path {
+            Some(p) => Config::from_path(p, env),
+            None => check::check(EMBEDDED_DEFAULT, ConfigOrigin::Embedded, env),
+        }
+    }
+
+    pub fn provider(&self, name: &str) -> Option<&ProviderConfig> {
+        self.providers.iter().find(|p| p.name == name)
+    }
+
+    pub fn alias(&self, name: &str) -> Option<&Alias> {
+        self.aliases.iter().find(|a| a.name == name)
+    }
+
+    /// Where a dotted key's value came from, for `config check`.
+    pub fn source_of(&self, key: &str) -> String {
+        match (&self.origin, self.lines.get(key)) {
+            (ConfigOrigin::File(p), Some(l)) => format!("{}:{l}", p.display()),
+            (ConfigOrigin::Embedded, Some(l)) => format!("embedded default:{l}"),
+            (_, None) => "default".to_string(),
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! The config file as written: serde types that mirror the YAML, unknown keys denied.
+//!
+//! Owns: the shape of the file and its defaults. Must not resolve anything (env vars, keyring,
+//! references between sections): `check.rs` turns these into a checked `Config`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::providers::ProviderKind;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawServer {
+    /// `host:port` to listen on; loopback unless the user writes otherwise.
+    pub listen: Option<String>,
+    /// Tokio worker threads; defaults to the number of CPUs.
+    pub worker_threads: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawProvider {
+    pub kind: ProviderKind,
+    #[serde(alias = "api_base")]
+    pub base_url: Option<String>,
+    pub api_key_env: Option<String>,
+    pub api_key_keyring: Option<String>,
+    /// Only the LiteLLM form `os.environ/VAR` is accepted; literal keys are refused.
+    pub api_key: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub models: Vec<String>,
+    pub discover_models: Option<bool>,
+    #[serde(default)]
+    pub timeouts: RawTimeouts,
+    #[serde(default)]
+    pub pool: RawPool,
+    pub default_max_tokens: Option<u32>,
+    #[serde(default)]
+    pub pass_client_key: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTimeouts {
+    #[serde(default, with = "humantime_serde")]
+    pub connect: Option<Duration>,
+    #[serde(default, with = "humantime_serde", alias = "first_token")]
+    pub first_byte: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub idle: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub total: Option<Duration>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPool {
+    pub max_idle_per_host: Option<usize>,
+    #[serde(default, with = "humantime_serde")]
+    pub idle_timeout: Option<Duration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAlias {
+    pub route: Vec<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRouting {
+    pub default: Option<String>,
+    pub unknown_model: Option<UnknownModel>,
+    #[serde(default, with = "humantime_serde")]
+    pub max_retry_wait: Option<Duration>,
+    #[serde(default)]
+    pub rules: Vec<RawRule>,
+}
+
+/// What to do with a model name that is no alias, no `provider/model` and listed by no provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownModel {
+    /// Answer with an error naming what could have been asked for.
+    #[default]
+    Error,
+    /// Send it to `routing.default` (what agents with a hard-wired model name need).
+    Default,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRule {
+    pub name: Option<String>,
+    pub when: RawWhen,
+    #[serde(rename = "use")]
+    pub use_alias: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawWhen {
+    pub prompt_tokens_over: Option<u64>,
+    pub has_tools: Option<bool>,
+    pub has_images: Option<bool>,
+    pub stream: Option<bool>,
+    /// Also apply the rule to requests for these aliases (rules always apply to `auto`).
+    pub model: Option<Vec<String>>,
+}
+
+/// Keys other tools use, with where ours live (convention 2: point users to our name).
+pub(crate) fn hint_for_unknown_key(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "fallbacks" => "list every entry in `route:`; they are tried in order",
+        "model_list" => "Lodestar calls aliases `models:`, each with a `route:` list",
+        "litellm_params" => "put `provider/model` entries in an alias's `route:` list",
+        "api_key_env_var" | "key_env" | "env_key" => "the key is `api_key_env`",
+        "type" | "provider" => "the provider's kind is `kind:`",
+        "url" | "endpoint" | "base" => "the upstream address is `base_url:`",
+        "host" | "port" | "address" => "the listen address is `server.listen: host:port`",
+        "timeout" | "request_timeout" => {
+            "timeouts are per phase: `timeouts: { connect, first_byte, idle, total }`"
+        }
+        "ttl" | "keep_alive" => "model residency settings are not part of this config yet",
+        _ => return None,
+    })
+}

@@ -1,0 +1,260 @@
+//! One attempt at one target: build the upstream request for the provider's wire format, send
+//! it under the phase timeouts, and classify the outcome.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+use super::stream::{UpstreamStream, relay_messages_as_chat, relay_openai};
+use super::{Answer, Failure, FailureKind, ProxyCall, describe_reqwest};
+use crate::config::Target;
+use crate::providers::{Provider, Wire};
+use crate::translate::{chat, messages};
+
+/// Response headers not passed on: hop-by-hop, or recomputed by our server.
+const DROP_HEADERS: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "content-length",
+    "date",
+    "server",
+    "upgrade",
+    "te",
+    "trailer",
+    "proxy-authenticate",
+    "set-cookie",
+];
+
+fn pass_headers(resp: &reqwest::Response) -> Vec<(String, String)> {
+    resp.headers()
+        .iter()
+        .filter(|(k, _)| !DROP_HEADERS.contains(&k.as_str()))
+        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect()
+}
+
+pub(super) async fn run(
+    provider: &Provider,
+    target: &Target,
+    call: &ProxyCall,
+) -> Result<Answer, Failure> {
+    let wire = provider.kind().wire();
+    let body = match wire {
+        Wire::OpenAi => {
+            let mut b = call.body.clone();
+            b.insert("model".into(), Value::String(target.model.clone()));
+            serde_json::to_vec(&b)
+        }
+        Wire::AnthropicMessages => {
+            let conv = chat::parse_request(&call.body).map_err(Failure::Translate)?;
+            let req = messages::request_json(&conv, &target.model, provider.cfg.default_max_tokens);
+            serde_json::to_vec(&req)
+        }
+    }
+    .map_err(|e| Failure::Retryable {
+        why: format!("cannot encode the request: {e}"),
+        retry_after: None,
+        kind: FailureKind::Other,
+    })?;
+
+    let t = provider.cfg.timeouts;
+    let started = Instant::now();
+    let url = provider.url(call.endpoint);
+    let send = provider
+        .post(&url, call.client_key.as_deref())
+        .timeout(t.total)
+        .body(body)
+        .send();
+    let resp = match tokio::time::timeout(t.first_byte, send).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            let kind = if e.is_timeout() {
+                FailureKind::Timeout
+            } else {
+                FailureKind::Other
+            };
+            return Err(Failure::Retryable {
+                why: describe_reqwest(&e),
+                retry_after: None,
+                kind,
+            });
+        }
+        Err(_) => return Err(first_byte_timeout(t.first_byte)),
+    };
+
+    let status = resp.status().as_u16();
+    if !(200..300).contains(&status) {
+        return Err(classify_error(resp, wire).await);
+    }
+    let headers = pass_headers(&resp);
+
+    if call.stream {
+        let mut upstream: UpstreamStream = Box::pin(resp.bytes_stream());
+        let left = t.first_byte.saturating_sub(started.elapsed());
+        let first = match tokio::time::timeout(left, upstream.next()).await {
+            Ok(Some(Ok(b))) => b,
+            Ok(Some(Err(e))) => {
+                return Err(Failure::Retryable {
+                    why: format!(
+                        "stream broke before its first chunk: {}",
+                        describe_reqwest(&e)
+                    ),
+                    retry_after: None,
+                    kind: FailureKind::Other,
+                });
+            }
+            Ok(None) => {
+                return Err(Failure::Retryable {
+                    why: "the upstream ended the stream without sending anything".into(),
+                    retry_after: None,
+                    kind: FailureKind::Other,
+                });
+            }
+            Err(_) => return Err(first_byte_timeout(t.first_byte)),
+        };
+        let idle = t.idle;
+        let include_usage = call
+            .body
+            .get("stream_options")
+            .and_then(|o| o.get("include_usage"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let (headers, make): (_, Box<dyn FnOnce(_) -> _ + Send>) = match wire {
+            Wire::OpenAi => (
+                headers,
+                Box::new(move |end| relay_openai(first, upstream, idle, end)),
+            ),
+            Wire::AnthropicMessages => (
+                sse_headers(),
+                Box::new(move |end| {
+                    relay_messages_as_chat(first, upstream, idle, include_usage, end)
+                }),
+            ),
+        };
+        return Ok(Answer::Stream {
+            status,
+            headers,
+            make,
+        });
+    }
+
+    let body = resp.bytes().await.map_err(|e| Failure::Retryable {
+        why: format!("body broke off: {}", describe_reqwest(&e)),
+        retry_after: None,
+        kind: if e.is_timeout() {
+            FailureKind::Timeout
+        } else {
+            FailureKind::Other
+        },
+    })?;
+    match wire {
+        Wire::OpenAi => Ok(Answer::Full {
+            status,
+            headers,
+            body,
+        }),
+        Wire::AnthropicMessages => {
+            let reply = serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|v| messages::parse_reply(&v))
+                .ok_or_else(|| Failure::Retryable {
+                    why: "the upstream's answer is not a Messages API response".into(),
+                    retry_after: None,
+                    kind: FailureKind::Other,
+                })?;
+            let json = chat::reply_to_json(&reply);
+            Ok(Answer::Full {
+                status,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: Bytes::from(json.to_string()),
+            })
+        }
+    }
+}
+
+fn sse_headers() -> Vec<(String, String)> {
+    vec![
+        ("content-type".into(), "text/event-stream".into()),
+        ("cache-control".into(), "no-cache".into()),
+    ]
+}
+
+fn first_byte_timeout(d: Duration) -> Failure {
+    Failure::Retryable {
+        why: format!(
+            "no answer within {} (timeouts.first_byte)",
+            humantime::format_duration(d)
+        ),
+        retry_after: None,
+        kind: FailureKind::Timeout,
+    }
+}
+
+/// Seconds-form `Retry-After` (the HTTP-date form is rare from LLM APIs and treated as absent).
+fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
+    resp.headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
+}
+
+/// A non-2xx answer: retryable (the entry is at fault) or refused (the request is).
+async fn classify_error(resp: reqwest::Response, wire: Wire) -> Failure {
+    let status = resp.status().as_u16();
+    let ra = retry_after(&resp);
+    // The error body is small; don't let a slow one hold up the fallback.
+    let body = tokio::time::timeout(Duration::from_secs(2), resp.bytes())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    let parsed = serde_json::from_slice::<Value>(&body).ok();
+    let message = parsed
+        .as_ref()
+        .and_then(|v| {
+            v.get("error")
+                .and_then(|e| e.get("message").or(Some(e)))
+                .and_then(Value::as_str)
+                .map(String::from)
+                .or_else(|| messages::error_message(v))
+        })
+        .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(200).collect());
+    let retryable = matches!(status, 401 | 403 | 404 | 408 | 429) || status >= 500;
+    if retryable {
+        let kind = match status {
+            429 => FailureKind::RateLimited,
+            408 | 504 => FailureKind::Timeout,
+            _ => FailureKind::Other,
+        };
+        return Failure::Retryable {
+            why: format!("{status}: {message}"),
+            retry_after: if status == 429 || status == 503 {
+                ra
+            } else {
+                None
+            },
+            kind,
+        };
+    }
+    let body = match wire {
+        Wire::OpenAi if parsed.as_ref().is_some_and(|v| v.get("error").is_some()) => body,
+        Wire::OpenAi | Wire::AnthropicMessages => {
+            let v = json!({"error": {
+                "message": message,
+                "type": "invalid_request_error",
+                "param": null,
+                "code": null,
+            }});
+            Bytes::from(v.to_string())
+        }
+    };
+    Failure::Refused { status, body }
+}

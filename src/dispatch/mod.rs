@@ -1,0 +1,235 @@
+//! Dispatch: walks a `RouteDecision`. Owns per-attempt timeouts, fallback and `Retry-After`
+//! waits before the first byte, and the stream relay after it. Must not read config files,
+//! touch SQLite or decide routes.
+//!
+//! The fallback boundary is one line: an attempt succeeds when the upstream's first body chunk
+//! (streams) or whole body (JSON) is in hand. Before that, a retryable failure moves on to the
+//! next entry; after it, the answer belongs to the client and a failure ends the stream with an
+//! error event.
+//!
+//! Retryable (the entry is at fault, the next may work): connect errors, timeouts, 5xx, 429,
+//! 408, and 401/403/404 (a bad key or a model this provider lacks). Not retryable (the request
+//! is at fault, every entry would refuse it): other 4xx, answered to the client as the
+//! upstream wrote it.
+
+mod attempt;
+pub(crate) mod stream;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+
+use crate::config::Target;
+use crate::providers::{Endpoint, Providers};
+use crate::translate::TranslateError;
+
+pub(crate) use stream::{ClientStream, StreamEnd, StreamOutcome};
+
+/// One client request, ready to send to any target.
+pub(crate) struct ProxyCall {
+    pub endpoint: Endpoint,
+    pub body: Map<String, Value>,
+    pub stream: bool,
+    /// The client's own key; forwarded only to providers with `pass_client_key`.
+    pub client_key: Option<String>,
+}
+
+/// The answer from the target that succeeded.
+pub(crate) enum Answer {
+    Full {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: Bytes,
+    },
+    /// `make` builds the client's body once the caller supplies its end-of-stream callback.
+    Stream {
+        status: u16,
+        headers: Vec<(String, String)>,
+        make: Box<dyn FnOnce(StreamEnd) -> ClientStream + Send>,
+    },
+}
+
+/// One try of one target.
+#[derive(Debug, Clone)]
+pub(crate) struct AttemptRecord {
+    pub target: Target,
+    /// What went wrong, in words (`503: overloaded`, `timed out waiting for the first byte`).
+    pub failure: String,
+}
+
+pub(crate) struct Dispatched {
+    pub target: Target,
+    pub answer: Answer,
+    /// Failed tries before the one that answered.
+    pub failed: Vec<AttemptRecord>,
+    pub ttfb: Duration,
+}
+
+#[derive(Debug)]
+pub(crate) enum DispatchError {
+    /// Every target failed before sending a byte.
+    AllFailed {
+        attempts: Vec<AttemptRecord>,
+        /// The status to answer with: 429 when every failure was a rate limit, 504 when every
+        /// one was a timeout, else 502.
+        status: u16,
+    },
+    /// The upstream refused the request itself (a 4xx that no other entry would accept).
+    Refused {
+        target: Target,
+        status: u16,
+        /// Already in the client's dialect.
+        body: Bytes,
+        failed: Vec<AttemptRecord>,
+    },
+    /// The request cannot be expressed for the target's wire format.
+    Translate(TranslateError),
+}
+
+/// Why one attempt did not produce an answer.
+pub(crate) enum Failure {
+    Retryable {
+        why: String,
+        retry_after: Option<Duration>,
+        kind: FailureKind,
+    },
+    Refused {
+        status: u16,
+        body: Bytes,
+    },
+    Translate(TranslateError),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FailureKind {
+    RateLimited,
+    Timeout,
+    Other,
+}
+
+pub(crate) struct Dispatcher {
+    providers: Arc<Providers>,
+    max_retry_wait: Duration,
+}
+
+impl Dispatcher {
+    pub(crate) fn new(providers: Arc<Providers>, max_retry_wait: Duration) -> Self {
+        Self {
+            providers,
+            max_retry_wait,
+        }
+    }
+
+    /// Try `targets` in order; then, while the retry budget lasts, the rate-limited ones again
+    /// once their `Retry-After` has passed.
+    pub(crate) async fn dispatch(
+        &self,
+        call: &ProxyCall,
+        targets: &[Target],
+    ) -> Result<Dispatched, DispatchError> {
+        let start = Instant::now();
+        let mut failed: Vec<AttemptRecord> = Vec::new();
+        let mut kinds: Vec<FailureKind> = Vec::new();
+        let mut waited = Duration::ZERO;
+        let mut round: Vec<&Target> = targets.iter().collect();
+        while !round.is_empty() {
+            let mut again: Vec<(&Target, Duration)> = Vec::new();
+            for target in round {
+                let Some(provider) = self.providers.get(&target.provider) else {
+                    failed.push(AttemptRecord {
+                        target: target.clone(),
+                        failure: "provider is not configured".into(),
+                    });
+                    continue;
+                };
+                match attempt::run(provider, target, call).await {
+                    Ok(answer) => {
+                        return Ok(Dispatched {
+                            target: target.clone(),
+                            answer,
+                            failed,
+                            ttfb: start.elapsed(),
+                        });
+                    }
+                    Err(Failure::Retryable {
+                        why,
+                        retry_after,
+                        kind,
+                    }) => {
+                        tracing::debug!(target = %target, why = %why, "attempt failed");
+                        failed.push(AttemptRecord {
+                            target: target.clone(),
+                            failure: why,
+                        });
+                        kinds.push(kind);
+                        if let Some(ra) = retry_after {
+                            again.push((target, ra));
+                        }
+                    }
+                    Err(Failure::Refused { status, body }) => {
+                        return Err(DispatchError::Refused {
+                            target: target.clone(),
+                            status,
+                            body,
+                            failed,
+                        });
+                    }
+                    Err(Failure::Translate(e)) => return Err(DispatchError::Translate(e)),
+                }
+            }
+            // Honour Retry-After within the budget: wait for the soonest, retry those ready.
+            let Some(wait) = again.iter().map(|(_, d)| *d).min() else {
+                break;
+            };
+            if waited + wait > self.max_retry_wait {
+                break;
+            }
+            tokio::time::sleep(wait).await;
+            waited += wait;
+            round = again
+                .iter()
+                .filter(|(_, d)| *d <= wait)
+                .map(|(t, _)| *t)
+                .collect();
+        }
+        let status = if !kinds.is_empty() && kinds.iter().all(|k| *k == FailureKind::RateLimited) {
+            429
+        } else if !kinds.is_empty() && kinds.iter().all(|k| *k == FailureKind::Timeout) {
+            504
+        } else {
+            502
+        };
+        Err(DispatchError::AllFailed {
+            attempts: failed,
+            status,
+        })
+    }
+}
+
+/// A reqwest error in words, without the URL's query string or anything the request carried.
+pub(crate) fn describe_reqwest(e: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut msg = if e.is_connect() {
+        "connection failed".to_string()
+    } else if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_body() || e.is_decode() {
+        "error reading the body".to_string()
+    } else {
+        "request failed".to_string()
+    };
+    let mut src = e.source();
+    let mut depth = 0;
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+        depth += 1;
+        if depth == 3 {
+            break;
+        }
+    }
+    msg
+}

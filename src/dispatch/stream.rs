@@ -1,0 +1,194 @@
+//! Relaying a streamed answer: chunk by chunk as it arrives, with an idle timeout, and a
+//! failure after the first byte ending the stream with an error event (never a clean end).
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt, stream};
+
+use crate::translate::chat::{ChatStreamEncoder, error_frame};
+use crate::translate::messages::MessagesStreamDecoder;
+use crate::translate::sse::SseReader;
+
+/// What the client's body is made of.
+pub(crate) type ClientStream = Pin<Box<dyn Stream<Item = Result<Bytes, Infallible>> + Send>>;
+/// The upstream's body, as reqwest hands it out.
+pub(crate) type UpstreamStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+
+/// Calls back once when the stream ends, however it ends (complete, failed, or dropped
+/// because the client hung up).
+pub(crate) struct StreamEnd {
+    f: Option<Box<dyn FnOnce(StreamOutcome) + Send>>,
+    outcome: StreamOutcome,
+}
+
+/// How a relayed stream ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StreamOutcome {
+    Complete,
+    Failed(String),
+    /// Dropped before the end: the client went away.
+    ClientGone,
+}
+
+impl StreamEnd {
+    pub(crate) fn new(f: impl FnOnce(StreamOutcome) + Send + 'static) -> Self {
+        Self {
+            f: Some(Box::new(f)),
+            outcome: StreamOutcome::ClientGone,
+        }
+    }
+    fn set(&mut self, o: StreamOutcome) {
+        self.outcome = o;
+    }
+}
+
+impl Drop for StreamEnd {
+    fn drop(&mut self) {
+        if let Some(f) = self.f.take() {
+            f(std::mem::replace(
+                &mut self.outcome,
+                StreamOutcome::ClientGone,
+            ));
+        }
+    }
+}
+
+async fn next_within(s: &mut UpstreamStream, idle: Duration) -> Option<Result<Bytes, String>> {
+    match tokio::time::timeout(idle, s.next()).await {
+        Ok(Some(Ok(b))) => Some(Ok(b)),
+        Ok(Some(Err(e))) => Some(Err(format!(
+            "the upstream connection broke mid-stream: {}",
+            super::describe_reqwest(&e)
+        ))),
+        Ok(None) => None,
+        Err(_) => Some(Err(format!(
+            "the upstream sent nothing for {} mid-stream (timeouts.idle)",
+            humantime::format_duration(idle)
+        ))),
+    }
+}
+
+/// Pass an OpenAI-format SSE body through untouched, `first` chunk already read.
+pub(crate) fn relay_openai(
+    first: Bytes,
+    rest: UpstreamStream,
+    idle: Duration,
+    end: StreamEnd,
+) -> ClientStream {
+    struct S {
+        rest: UpstreamStream,
+        end: StreamEnd,
+        first: Option<Bytes>,
+        done: bool,
+    }
+    let s = S {
+        rest,
+        end,
+        first: Some(first),
+        done: false,
+    };
+    Box::pin(stream::unfold(s, move |mut s| async move {
+        if let Some(b) = s.first.take() {
+            return Some((Ok(b), s));
+        }
+        if s.done {
+            return None;
+        }
+        match next_within(&mut s.rest, idle).await {
+            Some(Ok(b)) => Some((Ok(b), s)),
+            Some(Err(msg)) => {
+                s.done = true;
+                s.end.set(StreamOutcome::Failed(msg.clone()));
+                Some((Ok(Bytes::from(error_frame(&msg))), s))
+            }
+            None => {
+                s.end.set(StreamOutcome::Complete);
+                None
+            }
+        }
+    }))
+}
+
+/// Translate an Anthropic Messages SSE body into Chat Completions SSE, `first` chunk already read.
+pub(crate) fn relay_messages_as_chat(
+    first: Bytes,
+    rest: UpstreamStream,
+    idle: Duration,
+    include_usage: bool,
+    end: StreamEnd,
+) -> ClientStream {
+    struct S {
+        rest: UpstreamStream,
+        end: StreamEnd,
+        first: Option<Bytes>,
+        reader: SseReader,
+        decoder: MessagesStreamDecoder,
+        encoder: ChatStreamEncoder,
+        out: VecDeque<Bytes>,
+        done: bool,
+    }
+    impl S {
+        fn feed(&mut self, chunk: &[u8]) {
+            for ev in self.reader.push(chunk) {
+                for hub in self.decoder.decode(&ev) {
+                    if let crate::translate::StreamEvent::Error { message } = &hub {
+                        self.done = true;
+                        self.end.set(StreamOutcome::Failed(message.clone()));
+                    }
+                    for frame in self.encoder.encode(hub) {
+                        self.out.push_back(Bytes::from(frame));
+                    }
+                }
+            }
+        }
+        fn fail(&mut self, msg: String) {
+            self.done = true;
+            self.out.push_back(Bytes::from(error_frame(&msg)));
+            self.end.set(StreamOutcome::Failed(msg));
+        }
+    }
+    let s = S {
+        rest,
+        end,
+        first: Some(first),
+        reader: SseReader::default(),
+        decoder: MessagesStreamDecoder::default(),
+        encoder: ChatStreamEncoder::new(include_usage),
+        out: VecDeque::new(),
+        done: false,
+    };
+    Box::pin(stream::unfold(s, move |mut s| async move {
+        loop {
+            if let Some(b) = s.out.pop_front() {
+                return Some((Ok(b), s));
+            }
+            if s.done {
+                return None;
+            }
+            if let Some(f) = s.first.take() {
+                s.feed(&f);
+                continue;
+            }
+            match next_within(&mut s.rest, idle).await {
+                Some(Ok(b)) => s.feed(&b),
+                Some(Err(msg)) => s.fail(msg),
+                None => {
+                    if let Some(ev) = s.reader.finish() {
+                        let bytes = format!("data: {}\n\n", ev.data);
+                        s.feed(bytes.as_bytes());
+                    }
+                    if s.decoder.finished() {
+                        s.done = true;
+                        s.end.set(StreamOutcome::Complete);
+                    } else if !s.done {
+                        s.fail("the upstream stream ended without message_stop".into());
+                    }
+                }
+            }
+        }
+    }))
+}

@@ -1,0 +1,162 @@
+//! The engine as a library: `Engine::start(config, options)` binds, serves and returns a
+//! handle with the real address, the event channel and shutdown. The CLI's `serve` and the
+//! desktop app both run exactly this.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{broadcast, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::dispatch::Dispatcher;
+use crate::events::{EVENT_BUFFER, Event};
+use crate::providers::{ModelCatalog, Providers, refresh_catalog};
+use crate::server::{AppState, router};
+
+/// How often provider model lists are refreshed.
+const CATALOG_REFRESH: Duration = Duration::from_secs(300);
+/// How long shutdown waits for in-flight answers before cutting them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Start-time choices that are not part of the config file.
+#[derive(Debug, Clone, Default)]
+pub struct EngineOptions {
+    /// Listen here instead of `server.listen` (port 0 picks a free port).
+    pub listen: Option<SocketAddr>,
+    /// Log request bodies (prompts!) at info level.
+    pub log_bodies: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(
+        "cannot listen on {addr}: {source}. Another program (perhaps another `lodestar serve`) \
+         may hold the port; stop it or choose another address with --listen or server.listen"
+    )]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Providers(String),
+}
+
+pub struct Engine;
+
+/// A running engine.
+pub struct EngineHandle {
+    addr: SocketAddr,
+    events: broadcast::Sender<Event>,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+    catalog: Arc<ModelCatalog>,
+    providers: Arc<Providers>,
+}
+
+impl Engine {
+    /// Bind and start serving. Returns once the socket is listening.
+    pub async fn start(config: Config, opts: EngineOptions) -> Result<EngineHandle, EngineError> {
+        // reqwest is built without a default TLS backend; pick ring once per process.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let config = Arc::new(config);
+        let addr = opts.listen.unwrap_or(config.server.listen);
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| EngineError::Bind { addr, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| EngineError::Bind { addr, source })?;
+        if !addr.ip().is_loopback() {
+            tracing::warn!(
+                %addr,
+                "listening on a non-loopback address: anyone who can reach this machine can use \
+                 your providers and keys through Lodestar"
+            );
+        }
+        let providers = Arc::new(Providers::build(&config).map_err(EngineError::Providers)?);
+        let catalog = Arc::new(ModelCatalog::default());
+        let (ready_tx, ready_rx) = watch::channel(false);
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let cancel = CancellationToken::new();
+        let tracker = TaskTracker::new();
+
+        let state = Arc::new(AppState {
+            dispatcher: Dispatcher::new(providers.clone(), config.routing.max_retry_wait),
+            config,
+            catalog: catalog.clone(),
+            catalog_ready: ready_rx,
+            events: events.clone(),
+            log_bodies: opts.log_bodies,
+            started: Instant::now(),
+            providers: providers.clone(),
+        });
+
+        let app = router(state);
+        let stop = cancel.clone();
+        tracker.spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned());
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "the HTTP server stopped");
+            }
+        });
+
+        let (p, c, stop) = (providers.clone(), catalog.clone(), cancel.clone());
+        tracker.spawn(async move {
+            loop {
+                refresh_catalog(&p, &c).await;
+                let _ = ready_tx.send(true);
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(CATALOG_REFRESH) => {}
+                }
+            }
+        });
+
+        let _ = events.send(Event::Listening { addr });
+        Ok(EngineHandle {
+            addr,
+            events,
+            cancel,
+            tracker,
+            catalog,
+            providers,
+        })
+    }
+}
+
+impl EngineHandle {
+    /// The address actually bound (the real port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// Re-read every provider's model list now.
+    pub async fn refresh_models(&self) {
+        refresh_catalog(&self.providers, &self.catalog).await;
+    }
+
+    /// Stop accepting, let in-flight answers finish (up to a grace period), stop every task.
+    pub async fn shutdown(self) {
+        let _ = self.events.send(Event::ShuttingDown);
+        self.cancel.cancel();
+        self.tracker.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("in-flight requests did not finish within the shutdown grace period");
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! The engine's one broadcast channel of typed events, for the tray, notifications and the UI.
+//! Senders never wait: with no subscriber an event is simply dropped.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Something worth telling a face of the engine about.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// The proxy is accepting connections.
+    Listening { addr: SocketAddr },
+    /// A request got its final answer (for streams: the stream ended).
+    RequestFinished(RequestSummary),
+    /// The engine is shutting down.
+    ShuttingDown,
+}
+
+#[derive(Debug, Clone)]
+pub struct RequestSummary {
+    pub id: String,
+    /// `provider/model` that answered, if any did.
+    pub route: Option<String>,
+    pub status: u16,
+    /// `ok`, or what went wrong.
+    pub outcome: String,
+    pub latency: Duration,
+}
+
+/// Events kept for a slow subscriber before it starts missing some.
+pub(crate) const EVENT_BUFFER: usize = 1024;

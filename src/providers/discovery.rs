@@ -1,0 +1,108 @@
+//! Which models each provider lists, so that a bare model name (`llama3:8b`) can be routed to
+//! the one provider that serves it. Refreshed in the background; the request path only reads.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::{Provider, ProviderKind, Providers};
+
+/// Discovered model lists, by provider name. Cheap to read; written by the refresh task.
+#[derive(Debug, Default)]
+pub(crate) struct ModelCatalog {
+    lists: RwLock<HashMap<String, Result<Vec<String>, String>>>,
+}
+
+impl ModelCatalog {
+    /// The models `provider` listed at the last refresh (empty if none or unreachable).
+    pub fn models(&self, provider: &str) -> Vec<String> {
+        match self.lists.read() {
+            Ok(g) => match g.get(provider) {
+                Some(Ok(v)) => v.clone(),
+                _ => Vec::new(),
+            },
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Whether `provider` listed `model`.
+    pub fn lists(&self, provider: &str, model: &str) -> bool {
+        self.lists.read().is_ok_and(|g| {
+            g.get(provider)
+                .is_some_and(|r| r.as_ref().is_ok_and(|v| v.iter().any(|m| m == model)))
+        })
+    }
+
+    /// The last refresh error for `provider`, if its listing failed.
+    pub fn error(&self, provider: &str) -> Option<String> {
+        self.lists
+            .read()
+            .ok()?
+            .get(provider)?
+            .as_ref()
+            .err()
+            .cloned()
+    }
+
+    fn set(&self, provider: &str, r: Result<Vec<String>, String>) {
+        if let Ok(mut g) = self.lists.write() {
+            g.insert(provider.to_string(), r);
+        }
+    }
+}
+
+/// Ask every provider with `discover_models` for its model list, concurrently.
+pub(crate) async fn refresh_catalog(providers: &Providers, catalog: &Arc<ModelCatalog>) {
+    let jobs = providers
+        .iter()
+        .filter(|p| p.cfg.discover_models)
+        .map(|p| async move {
+            let r = list_models(p).await;
+            if let Err(e) = &r {
+                tracing::debug!(provider = p.name(), error = %e, "model listing failed");
+            }
+            catalog.set(p.name(), r);
+        });
+    futures_util::future::join_all(jobs).await;
+}
+
+async fn list_models(p: &Provider) -> Result<Vec<String>, String> {
+    let base = &p.cfg.base_url;
+    let (url, list_key, id_key) = match p.kind() {
+        ProviderKind::Ollama => (format!("{base}/api/tags"), "models", "name"),
+        ProviderKind::Anthropic => (format!("{base}/v1/models"), "data", "id"),
+        ProviderKind::OpenAi | ProviderKind::OpenAiCompatible => {
+            (format!("{base}/models"), "data", "id")
+        }
+    };
+    let resp = p
+        .get(&url)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot reach {url}: {}",
+                crate::dispatch::describe_reqwest(&e)
+            )
+        })?;
+    if !resp.status().is_success() {
+        return Err(format!("{url} answered {}", resp.status()));
+    }
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| format!("{url} broke off its model list: {e}"))?;
+    let v: Value = serde_json::from_slice(&body)
+        .map_err(|e| format!("{url} did not answer a model list: {e}"))?;
+    Ok(v.get(list_key)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| m.get(id_key).and_then(Value::as_str).map(String::from))
+                .collect()
+        })
+        .unwrap_or_default())
+}

@@ -1,0 +1,116 @@
+//! Every error the proxy answers with, turned into the client's API dialect in one place.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::dispatch::DispatchError;
+use crate::router::RouteError;
+
+/// An error answer. The message says what happened and what to do; it never carries a key.
+#[derive(Debug, Clone)]
+pub(crate) struct ApiError {
+    pub status: StatusCode,
+    /// OpenAI's `type`: `invalid_request_error`, `upstream_error`, ...
+    pub kind: &'static str,
+    pub code: Option<&'static str>,
+    pub param: Option<String>,
+    pub message: String,
+}
+
+impl ApiError {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            kind: "invalid_request_error",
+            code: None,
+            param: None,
+            message: message.into(),
+        }
+    }
+
+    /// The OpenAI error body.
+    pub(crate) fn openai_body(&self) -> String {
+        json!({"error": {
+            "message": self.message,
+            "type": self.kind,
+            "param": self.param,
+            "code": self.code,
+        }})
+        .to_string()
+    }
+}
+
+impl From<RouteError> for ApiError {
+    fn from(e: RouteError) -> Self {
+        let (status, code) = match &e {
+            RouteError::UnknownModel { .. } => (StatusCode::NOT_FOUND, Some("model_not_found")),
+            RouteError::Ambiguous { .. } => (StatusCode::BAD_REQUEST, Some("model_ambiguous")),
+            RouteError::NoDefault => (StatusCode::BAD_REQUEST, Some("model_required")),
+            RouteError::NothingCanServe { .. } => {
+                (StatusCode::BAD_REQUEST, Some("endpoint_unsupported"))
+            }
+        };
+        Self {
+            status,
+            kind: "invalid_request_error",
+            code,
+            param: Some("model".into()),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<DispatchError> for ApiError {
+    fn from(e: DispatchError) -> Self {
+        match e {
+            DispatchError::AllFailed { attempts, status } => {
+                let tried: Vec<String> = attempts
+                    .iter()
+                    .map(|a| format!("{} ({})", a.target, a.failure))
+                    .collect();
+                Self {
+                    status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+                    kind: "upstream_error",
+                    code: Some(match status {
+                        429 => "rate_limited",
+                        504 => "upstream_timeout",
+                        _ => "all_upstreams_failed",
+                    }),
+                    param: None,
+                    message: format!(
+                        "every route entry failed: {}. Check that the providers are running \
+                         and reachable (`lodestar models` lists them), or add a fallback entry",
+                        tried.join("; ")
+                    ),
+                }
+            }
+            DispatchError::Translate(t) => Self {
+                status: StatusCode::BAD_REQUEST,
+                kind: "invalid_request_error",
+                code: Some("untranslatable"),
+                param: Some(t.param),
+                message: t.message,
+            },
+            // Answered verbatim by the handler; this form is only a fallback.
+            DispatchError::Refused { status, target, .. } => Self {
+                status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+                kind: "invalid_request_error",
+                code: None,
+                param: None,
+                message: format!("{target} refused the request"),
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = (self.status, self.openai_body()).into_response();
+        r.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        r
+    }
+}

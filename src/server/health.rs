@@ -1,0 +1,32 @@
+//! `GET /health`: liveness for scripts, load balancers and the desktop app's attach check.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+
+use super::AppState;
+
+pub(super) async fn health(State(s): State<Arc<AppState>>) -> Json<Value> {
+    let providers: Vec<Value> = s
+        .providers
+        .iter()
+        .map(|p| {
+            json!({
+                "name": p.name(),
+                "kind": p.kind().to_string(),
+                "models_listed": s.catalog.models(p.name()).len(),
+                "listing_error": s.catalog.error(p.name()),
+            })
+        })
+        .collect();
+    Json(json!({
+        "status": "ok",
+        "service": "lodestar",
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_s": s.started.elapsed().as_secs(),
+        "config": s.config.origin.to_string(),
+        "providers": providers,
+    }))
+}

@@ -1,0 +1,77 @@
+//! HTTP front. One file per endpoint family; errors become the client's dialect in `error.rs`.
+//!
+//! Layer order (outermost first), written once here:
+//! 1. body limit (64 MiB: long contexts and inline images are large);
+//! 2. the handler, which assigns the request id, routes, dispatches, and logs one line when
+//!    the answer ends (for streams: when the last byte went out or the client left).
+//!
+//! Must not decide routes (`router`) or talk to upstreams (`dispatch`).
+
+mod error;
+mod health;
+mod openai;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use tokio::sync::{broadcast, watch};
+
+use crate::config::Config;
+use crate::dispatch::Dispatcher;
+use crate::events::Event;
+use crate::providers::{ModelCatalog, Providers};
+
+pub(crate) use error::ApiError;
+
+/// What every handler shares.
+pub(crate) struct AppState {
+    pub config: Arc<Config>,
+    pub catalog: Arc<ModelCatalog>,
+    /// Becomes true when the first model listing finished (bare model names need it).
+    pub catalog_ready: watch::Receiver<bool>,
+    pub dispatcher: Dispatcher,
+    pub events: broadcast::Sender<Event>,
+    pub log_bodies: bool,
+    pub started: Instant,
+    pub providers: Arc<Providers>,
+}
+
+pub(crate) fn router(state: Arc<AppState>) -> Router {
+    let api = Router::new()
+        .route("/chat/completions", post(openai::chat_completions))
+        .route("/completions", post(openai::completions))
+        .route("/embeddings", post(openai::embeddings))
+        .route("/models", get(openai::list_models))
+        .route("/models/{*id}", get(openai::get_model));
+    Router::new()
+        .nest("/v1", api.clone())
+        // Some clients are configured with the server root as their base URL.
+        .merge(api)
+        .route("/health", get(health::health))
+        .fallback(openai::not_found)
+        .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
+        .with_state(state)
+}
+
+static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// The client's `x-request-id` if it is sane, else a new one (time + counter: unique per
+/// process, sortable, no RNG on the hot path).
+pub(crate) fn request_id(headers: &HeaderMap) -> String {
+    if let Some(v) = headers.get("x-request-id").and_then(|v| v.to_str().ok()) {
+        if !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()) {
+            return v.to_string();
+        }
+    }
+    let n = REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    format!("req_{ms:x}{:06x}{n:x}", std::process::id() & 0xff_ffff)
+}

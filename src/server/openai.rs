@@ -1,0 +1,310 @@
+//! OpenAI-format endpoints: `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`,
+//! `/v1/models`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use super::{ApiError, AppState, request_id};
+use crate::dispatch::{Answer, DispatchError, ProxyCall, StreamOutcome};
+use crate::events::{Event, RequestSummary};
+use crate::providers::Endpoint;
+use crate::router::{self, RequestFacts, RouteDecision, RouteError};
+
+pub(super) async fn chat_completions(
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    proxy(s, Endpoint::ChatCompletions, headers, body).await
+}
+
+pub(super) async fn completions(
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    proxy(s, Endpoint::Completions, headers, body).await
+}
+
+pub(super) async fn embeddings(
+    State(s): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    proxy(s, Endpoint::Embeddings, headers, body).await
+}
+
+/// The client's key, from `Authorization: Bearer` or `x-api-key`.
+fn client_key(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+        .map(String::from)
+}
+
+/// Everything the request log line needs, filled in as the request goes.
+struct LogLine {
+    id: String,
+    endpoint: Endpoint,
+    requested: String,
+    alias: Option<String>,
+    route: Option<String>,
+    fallbacks: usize,
+    started: Instant,
+    ttfb: Option<Duration>,
+}
+
+impl LogLine {
+    fn emit(&self, status: u16, outcome: &str, events: &tokio::sync::broadcast::Sender<Event>) {
+        let latency = self.started.elapsed();
+        tracing::info!(
+            target: "lodestar::request",
+            id = %self.id,
+            endpoint = self.endpoint.as_str(),
+            model = %self.requested,
+            alias = self.alias.as_deref().unwrap_or("-"),
+            route = self.route.as_deref().unwrap_or("-"),
+            status,
+            outcome,
+            fallbacks = self.fallbacks,
+            latency_ms = latency.as_secs_f64() * 1e3,
+            ttfb_ms = self.ttfb.map(|t| t.as_secs_f64() * 1e3),
+            "request"
+        );
+        if events.receiver_count() > 0 {
+            let _ = events.send(Event::RequestFinished(RequestSummary {
+                id: self.id.clone(),
+                route: self.route.clone(),
+                status,
+                outcome: outcome.to_string(),
+                latency,
+            }));
+        }
+    }
+}
+
+async fn proxy(s: Arc<AppState>, endpoint: Endpoint, headers: HeaderMap, body: Bytes) -> Response {
+    let id = request_id(&headers);
+    let mut log = LogLine {
+        id: id.clone(),
+        endpoint,
+        requested: String::new(),
+        alias: None,
+        route: None,
+        fallbacks: 0,
+        started: Instant::now(),
+        ttfb: None,
+    };
+    let map: Map<String, Value> = match serde_json::from_slice(&body) {
+        Ok(Value::Object(m)) => m,
+        Ok(_) => {
+            return fail(
+                &s,
+                &log,
+                ApiError::bad_request("the request body must be a JSON object"),
+            );
+        }
+        Err(e) => {
+            return fail(
+                &s,
+                &log,
+                ApiError::bad_request(format!("the request body is not valid JSON: {e}")),
+            );
+        }
+    };
+    if s.log_bodies {
+        tracing::info!(target: "lodestar::body", id = %id, body = %String::from_utf8_lossy(&body), "request body");
+    }
+    let facts = RequestFacts::from_openai(endpoint, &map);
+    log.requested = facts.model.clone().unwrap_or_else(|| "auto".into());
+    let decision = match decide(&s, &facts).await {
+        Ok(d) => d,
+        Err(e) => return fail(&s, &log, e.into()),
+    };
+    log.alias = decision.alias.clone();
+    let call = ProxyCall {
+        endpoint,
+        stream: facts.stream,
+        body: map,
+        client_key: client_key(&headers),
+    };
+    let dispatched = match s.dispatcher.dispatch(&call, &decision.targets).await {
+        Ok(d) => d,
+        Err(DispatchError::Refused {
+            target,
+            status,
+            body,
+            failed,
+        }) => {
+            log.route = Some(target.to_string());
+            log.fallbacks = failed.len();
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+            log.emit(status.as_u16(), "refused", &s.events);
+            let mut r = (status, body).into_response();
+            set_header(&mut r, "content-type", "application/json");
+            set_header(&mut r, "x-lodestar-route", &target.to_string());
+            set_header(&mut r, "x-request-id", &id);
+            return r;
+        }
+        Err(e) => {
+            if let DispatchError::AllFailed { attempts, .. } = &e {
+                log.fallbacks = attempts.len().saturating_sub(1);
+            }
+            return fail(&s, &log, e.into());
+        }
+    };
+    log.route = Some(dispatched.target.to_string());
+    log.fallbacks = dispatched.failed.len();
+    log.ttfb = Some(dispatched.ttfb);
+    let route = dispatched.target.to_string();
+    let mut resp = match dispatched.answer {
+        Answer::Full {
+            status,
+            headers,
+            body,
+        } => {
+            log.emit(status, "ok", &s.events);
+            let mut r = Response::new(Body::from(body));
+            *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            copy_headers(&mut r, &headers);
+            r
+        }
+        Answer::Stream {
+            status,
+            headers,
+            make,
+        } => {
+            let events = s.events.clone();
+            let end = crate::dispatch::StreamEnd::new(move |outcome| {
+                let word = match &outcome {
+                    StreamOutcome::Complete => "ok".to_string(),
+                    StreamOutcome::Failed(why) => format!("failed mid-stream: {why}"),
+                    StreamOutcome::ClientGone => "client disconnected".to_string(),
+                };
+                log.emit(status, &word, &events);
+            });
+            let mut r = Response::new(Body::from_stream(make(end)));
+            *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            copy_headers(&mut r, &headers);
+            r
+        }
+    };
+    set_header(&mut resp, "x-lodestar-route", &route);
+    set_header(&mut resp, "x-request-id", &id);
+    resp
+}
+
+/// Route, waiting (bounded) for the first model listing if a bare name is not yet known.
+async fn decide(s: &AppState, facts: &RequestFacts) -> Result<RouteDecision, RouteError> {
+    match router::decide(facts, &s.config, s.catalog.as_ref()) {
+        Err(RouteError::UnknownModel { .. }) if !*s.catalog_ready.borrow() => {
+            let mut ready = s.catalog_ready.clone();
+            let _ = tokio::time::timeout(Duration::from_secs(5), ready.wait_for(|r| *r)).await;
+            router::decide(facts, &s.config, s.catalog.as_ref())
+        }
+        other => other,
+    }
+}
+
+fn fail(s: &AppState, log: &LogLine, e: ApiError) -> Response {
+    log.emit(e.status.as_u16(), &e.message, &s.events);
+    let mut r = e.into_response();
+    set_header(&mut r, "x-request-id", &log.id);
+    r
+}
+
+fn set_header(r: &mut Response, k: &'static str, v: &str) {
+    if let Ok(v) = HeaderValue::from_str(v) {
+        r.headers_mut().insert(k, v);
+    }
+}
+
+fn copy_headers(r: &mut Response, headers: &[(String, String)]) {
+    for (k, v) in headers {
+        if let (Ok(k), Ok(v)) = (
+            HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(v),
+        ) {
+            r.headers_mut().append(k, v);
+        }
+    }
+}
+
+/// Every model a client can ask for: aliases, then `provider/model` entries.
+fn model_entries(s: &AppState) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut push = |id: String, owner: &str| {
+        if seen.insert(id.clone()) {
+            out.push(json!({"id": id, "object": "model", "created": 0, "owned_by": owner}));
+        }
+    };
+    push("auto".into(), "lodestar");
+    for a in &s.config.aliases {
+        push(a.name.clone(), "lodestar");
+    }
+    for p in &s.config.providers {
+        let routed = s
+            .config
+            .aliases
+            .iter()
+            .flat_map(|a| a.route.iter())
+            .filter(|t| t.provider == p.name)
+            .map(|t| t.model.clone());
+        let all: Vec<String> = p
+            .models
+            .iter()
+            .cloned()
+            .chain(routed)
+            .chain(s.catalog.models(&p.name))
+            .collect();
+        for m in all {
+            push(format!("{}/{m}", p.name), &p.name);
+        }
+    }
+    out
+}
+
+pub(super) async fn list_models(State(s): State<Arc<AppState>>) -> Response {
+    axum::Json(json!({"object": "list", "data": model_entries(&s)})).into_response()
+}
+
+pub(super) async fn get_model(State(s): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
+    match model_entries(&s)
+        .into_iter()
+        .find(|m| m["id"] == id.as_str())
+    {
+        Some(m) => axum::Json(m).into_response(),
+        None => ApiError {
+            status: StatusCode::NOT_FOUND,
+            kind: "invalid_request_error",
+            code: Some("model_not_found"),
+            param: Some("model".into()),
+            message: format!("model `{id}` is not known; GET /v1/models lists them"),
+        }
+        .into_response(),
+    }
+}
+
+pub(super) async fn not_found(uri: axum::http::Uri) -> Response {
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        kind: "invalid_request_error",
+        code: Some("unknown_url"),
+        param: None,
+        message: format!(
+            "no endpoint at {}; Lodestar serves /v1/chat/completions, /v1/completions, \
+             /v1/embeddings, /v1/models and /health",
+            uri.path()
+        ),
+    }
+    .into_response()
+}
