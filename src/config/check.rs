@@ -74,9 +74,18 @@ pub(super) fn check(
     let section = |k: &str| top.get(k).cloned().unwrap_or(Value::Null);
 
     let server = c.server(section("server"));
+    // Names declared in the file, valid or not: a reference to a declared-but-broken entry is
+    // not reported again (one mistake, one message).
+    let declared = |k: &str| -> Vec<String> {
+        top.get(k)
+            .and_then(Value::as_object)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let (declared_providers, declared_aliases) = (declared("providers"), declared("models"));
     let providers = c.providers(section("providers"));
-    let aliases = c.aliases(section("models"), &providers);
-    let routing = c.routing(section("routing"), &aliases);
+    let aliases = c.aliases(section("models"), &providers, &declared_providers);
+    let routing = c.routing(section("routing"), &aliases, &declared_aliases);
 
     if c.errors.is_empty() {
         Ok(Config {
@@ -166,7 +175,11 @@ impl Checker<'_> {
 
     fn server(&mut self, v: Value) -> ServerConfig {
         let raw: RawServer = self.de(v, "server").unwrap_or_default();
-        let listen_text = raw.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen_text = match raw.listen {
+            None => "127.0.0.1:8080".to_string(),
+            Some(Value::String(s)) => s,
+            Some(other) => other.to_string(),
+        };
         let listen = match parse_listen(&listen_text) {
             Ok(a) => a,
             Err(msg) => {
@@ -358,7 +371,12 @@ impl Checker<'_> {
         (None, None)
     }
 
-    fn aliases(&mut self, v: Value, providers: &[ProviderConfig]) -> Vec<Alias> {
+    fn aliases(
+        &mut self,
+        v: Value,
+        providers: &[ProviderConfig],
+        declared: &[String],
+    ) -> Vec<Alias> {
         let map = match v {
             Value::Object(m) => m,
             Value::Null => Map::new(),
@@ -407,6 +425,8 @@ impl Checker<'_> {
                                 provider: p.into(),
                                 model: m.into(),
                             });
+                        } else if declared.iter().any(|d| d == p) {
+                            // Its own error was reported under `providers.`.
                         } else {
                             self.error(
                                 &ek,
@@ -435,9 +455,9 @@ impl Checker<'_> {
         out
     }
 
-    fn routing(&mut self, v: Value, aliases: &[Alias]) -> Routing {
+    fn routing(&mut self, v: Value, aliases: &[Alias], declared: &[String]) -> Routing {
         let raw: RawRouting = self.de(v, "routing").unwrap_or_default();
-        let known = |a: &str| aliases.iter().any(|x| x.name == a);
+        let known = |a: &str| declared.iter().any(|x| x == a);
         let list = || names(aliases.iter().map(|a| a.name.as_str()));
         if let Some(d) = &raw.default {
             if !known(d) {

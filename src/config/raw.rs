@@ -14,7 +14,8 @@ use crate::providers::ProviderKind;
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawServer {
     /// `host:port` to listen on; loopback unless the user writes otherwise.
-    pub listen: Option<String>,
+    /// Any scalar, so that `listen: 8080` gets our message rather than a type error.
+    pub listen: Option<serde_json::Value>,
     /// Tokio worker threads; defaults to the number of CPUs.
     pub worker_threads: Option<usize>,
 }
