@@ -1,0 +1,400 @@
+//! A fake LLM upstream for integration tests: one real HTTP server on `127.0.0.1:0` that speaks
+//! OpenAI (`/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/models`), Ollama's
+//! native listing routes (`/api/tags`, `/api/ps`, `/`) and Anthropic Messages (`/v1/messages`).
+//! It answers deterministically — `"echo: " + <last user text>` — and misbehaves when the
+//! request's `model` asks it to.
+//!
+//! This file owns the server, its handle and its counters; `upstream_exchange.rs` the knobs and
+//! the answer, `upstream_openai.rs` and `upstream_anthropic.rs` the wire shapes.
+//!
+//! Knobs are `+`-joined tokens anywhere in the model string (`m+slow_stream_200+chunks_5`);
+//! anything else is just the model name:
+//!
+//! | token | effect |
+//! |---|---|
+//! | `fail_CODE` | answer CODE at once with an error body in the endpoint's dialect |
+//! | `fail_429` / `fail_429_raN` | 429 with `Retry-After: 1` / `Retry-After: N` |
+//! | `fail_CODE_once` | only the first request with this exact model string fails |
+//! | `slow_first_byte_MS` | sleep MS before the response headers |
+//! | `slow_stream_MS` | sleep MS between streamed steps (see below) |
+//! | `chunks_N` | the answer is exactly N content chunks `"c0"`, `" c1"`, … |
+//! | `drop_mid_stream` | streams send 2 content chunks, then the connection is aborted |
+//! | `hang` | never answer (a dropped request counts as cancelled) |
+//! | `no_model` | 404 `model_not_found`, as Ollama answers for an unknown model |
+//!
+//! A stream is a list of steps sent with `slow_stream_MS` between them: the opening events
+//! (OpenAI chat's role chunk; Anthropic's message_start + content_block_start + ping), one step
+//! per content chunk, then the closing events (finish chunk, usage chunk, `[DONE]`) as one step.
+//!
+//! Every POST is recorded (path, lowercased headers, JSON body); streams are counted as completed
+//! or cancelled (dropped by the client before their end), so tests assert on what the proxy sent
+//! and whether it hung up. Nothing here blocks: counters are atomics, waits use a `Notify`.
+//! The `wait_*` timeouts run on tokio's clock, so under `start_paused` time they can expire
+//! while real TCP is still in flight; pass them generous timeouts or use a running clock.
+#![allow(dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    pin::pin,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, Method, StatusCode, Uri},
+    response::Response,
+    routing::{get, post},
+};
+use serde_json::Value;
+use tokio::{
+    net::{TcpListener, TcpStream},
+    sync::{Notify, oneshot},
+    time::Instant,
+};
+use tokio_util::sync::CancellationToken;
+
+use super::upstream_anthropic;
+use super::upstream_exchange::{Dialect, error_response};
+use super::upstream_openai;
+
+/// Models listed by `/v1/models` and `/api/tags` unless [`TestUpstream::start_with_models`].
+pub const DEFAULT_MODELS: [&str; 2] = ["llama3:8b", "qwen2.5-coder:7b"];
+
+/// One POST the upstream received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub path: String,
+    /// Header names lowercased, in arrival order.
+    pub headers: Vec<(String, String)>,
+    /// The JSON body, or `Value::Null` when it was not JSON.
+    pub body: Value,
+}
+
+impl Recorded {
+    /// The first value of header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The request's `model` field.
+    pub fn model(&self) -> Option<&str> {
+        self.body.get("model").and_then(Value::as_str)
+    }
+}
+
+/// A running fake upstream; the server stops accepting when this is dropped or [`stop`]ped.
+///
+/// [`stop`]: TestUpstream::stop
+pub struct TestUpstream {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+    listener_closed: Option<oneshot::Receiver<()>>,
+}
+
+impl TestUpstream {
+    /// Starts on a free port with [`DEFAULT_MODELS`], on the current tokio runtime.
+    pub async fn start() -> TestUpstream {
+        Self::start_with_models(DEFAULT_MODELS.iter().map(|m| m.to_string()).collect()).await
+    }
+
+    /// Starts on a free port; `/v1/models` and `/api/tags` list `models`.
+    pub async fn start_with_models(models: Vec<String>) -> TestUpstream {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (closed_tx, closed_rx) = oneshot::channel();
+        let listener = ClosingListener {
+            inner: listener,
+            _closed: closed_tx,
+        };
+        let shared = Arc::new(Shared::new(models));
+        let shutdown = CancellationToken::new();
+        let server = axum::serve(listener, router(shared.clone()))
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        // A bare spawn is fine here: the server is stopped through `shutdown`, not awaited by
+        // an engine, and the runtime ends with the test.
+        #[allow(clippy::disallowed_methods)]
+        tokio::spawn(async move {
+            let _ = server.await;
+        });
+        TestUpstream {
+            addr,
+            shared,
+            shutdown,
+            listener_closed: Some(closed_rx),
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting and closes idle keep-alive connections; returns once the port is closed.
+    /// Requests already in flight run to their end (or until their client drops them).
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(closed) = self.listener_closed.take() {
+            let _ = closed.await;
+        }
+    }
+
+    /// Total POST requests received (any path).
+    pub fn calls(&self) -> usize {
+        self.shared.log().requests.len()
+    }
+
+    /// POST requests whose `model` was exactly `model`.
+    pub fn calls_for(&self, model: &str) -> usize {
+        self.shared.calls_for(model)
+    }
+
+    /// GET requests to `path` (health probes, model listings).
+    pub fn get_calls(&self, path: &str) -> usize {
+        self.shared.log().gets.get(path).copied().unwrap_or(0)
+    }
+
+    /// Every POST received, oldest first.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.shared.log().requests.clone()
+    }
+
+    pub fn last_request(&self) -> Option<Recorded> {
+        self.shared.log().requests.last().cloned()
+    }
+
+    /// Streams (and `hang`/`slow_first_byte` requests) dropped by the client before their end.
+    pub fn streams_cancelled(&self) -> usize {
+        self.shared.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// Streams whose body ran to its end (last event handed to the connection).
+    pub fn streams_completed(&self) -> usize {
+        self.shared.completed.load(Ordering::SeqCst)
+    }
+
+    /// Waits until [`streams_cancelled`](Self::streams_cancelled) `>= n`; false on timeout.
+    pub async fn wait_cancelled(&self, n: usize, timeout: Duration) -> bool {
+        self.wait_until(timeout, || self.streams_cancelled() >= n)
+            .await
+    }
+
+    /// Waits until [`streams_completed`](Self::streams_completed) `>= n`; false on timeout.
+    pub async fn wait_completed(&self, n: usize, timeout: Duration) -> bool {
+        self.wait_until(timeout, || self.streams_completed() >= n)
+            .await
+    }
+
+    /// Waits until [`calls`](Self::calls) `>= n`; false on timeout.
+    pub async fn wait_calls(&self, n: usize, timeout: Duration) -> bool {
+        self.wait_until(timeout, || self.calls() >= n).await
+    }
+
+    async fn wait_until(&self, timeout: Duration, done: impl Fn() -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            // Register interest before checking, so a change between the check and the
+            // await still wakes us.
+            let mut changed = pin!(self.shared.changed.notified());
+            changed.as_mut().enable();
+            if done() {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return done();
+            }
+        }
+    }
+}
+
+impl Drop for TestUpstream {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// A `TcpListener` that tells [`TestUpstream::stop`] when axum has dropped it.
+struct ClosingListener {
+    inner: TcpListener,
+    _closed: oneshot::Sender<()>,
+}
+
+impl axum::serve::Listener for ClosingListener {
+    type Io = TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (TcpStream, SocketAddr) {
+        // axum's own TcpListener impl retries transient accept errors.
+        axum::serve::Listener::accept(&mut self.inner).await
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+}
+
+/// State shared by the handlers and the [`TestUpstream`] handle.
+pub(super) struct Shared {
+    models: Vec<String>,
+    log: Mutex<Log>,
+    cancelled: AtomicUsize,
+    completed: AtomicUsize,
+    /// Notified on every recorded request and every finished or cancelled stream.
+    changed: Notify,
+    next_id: AtomicU64,
+}
+
+#[derive(Default)]
+struct Log {
+    requests: Vec<Recorded>,
+    per_model: HashMap<String, usize>,
+    gets: HashMap<String, usize>,
+}
+
+impl Shared {
+    fn new(models: Vec<String>) -> Self {
+        Shared {
+            models,
+            log: Mutex::new(Log::default()),
+            cancelled: AtomicUsize::new(0),
+            completed: AtomicUsize::new(0),
+            changed: Notify::new(),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    fn log(&self) -> std::sync::MutexGuard<'_, Log> {
+        self.log.lock().unwrap()
+    }
+
+    pub(super) fn models(&self) -> &[String] {
+        &self.models
+    }
+
+    pub(super) fn calls_for(&self, model: &str) -> usize {
+        self.log().per_model.get(model).copied().unwrap_or(0)
+    }
+
+    /// A fresh id suffix for `chatcmpl-…` / `msg_…` ids.
+    pub(super) fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(super) fn record(&self, path: &str, headers: &HeaderMap, body: &Value) {
+        let headers = headers
+            .iter()
+            .map(|(k, v)| {
+                let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
+                (k.as_str().to_ascii_lowercase(), v)
+            })
+            .collect();
+        {
+            let mut log = self.log();
+            if let Some(model) = body.get("model").and_then(Value::as_str) {
+                *log.per_model.entry(model.to_string()).or_default() += 1;
+            }
+            log.requests.push(Recorded {
+                path: path.to_string(),
+                headers,
+                body: body.clone(),
+            });
+        }
+        self.changed.notify_waiters();
+    }
+
+    pub(super) fn record_get(&self, path: &str) {
+        *self.log().gets.entry(path.to_string()).or_default() += 1;
+        self.changed.notify_waiters();
+    }
+}
+
+/// Counts one request as cancelled if dropped while armed (the client went away before the
+/// response was finished); handlers disarm it once they are done.
+pub(super) struct Attempt {
+    shared: Arc<Shared>,
+    armed: bool,
+}
+
+impl Attempt {
+    pub(super) fn new(shared: Arc<Shared>) -> Self {
+        Attempt {
+            shared,
+            armed: true,
+        }
+    }
+
+    /// The response is out (JSON) or ended on purpose (`drop_mid_stream`): neither counter moves.
+    pub(super) fn disarm(&mut self) {
+        self.armed = false;
+    }
+
+    /// The stream sent its last event (counted once).
+    pub(super) fn complete(&mut self) {
+        if !self.armed {
+            return;
+        }
+        self.armed = false;
+        self.shared.completed.fetch_add(1, Ordering::SeqCst);
+        self.shared.changed.notify_waiters();
+    }
+}
+
+impl Drop for Attempt {
+    fn drop(&mut self) {
+        if self.armed {
+            self.shared.cancelled.fetch_add(1, Ordering::SeqCst);
+            self.shared.changed.notify_waiters();
+        }
+    }
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route(
+            "/v1/chat/completions",
+            post(upstream_openai::chat_completions),
+        )
+        .route("/v1/completions", post(upstream_openai::completions))
+        .route("/v1/embeddings", post(upstream_openai::embeddings))
+        .route("/v1/messages", post(upstream_anthropic::messages))
+        .route("/v1/models", get(upstream_openai::models))
+        .route("/api/tags", get(upstream_openai::ollama_tags))
+        .route("/api/ps", get(upstream_openai::ollama_ps))
+        .route("/", get(upstream_openai::ollama_root))
+        .fallback(no_route)
+        .with_state(shared)
+}
+
+/// Unknown routes: a 404 that names the route, so a misrouted proxy request is obvious.
+async fn no_route(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    raw: Bytes,
+) -> Response {
+    if method == Method::POST {
+        let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+        shared.record(uri.path(), &headers, &body);
+    } else {
+        shared.record_get(uri.path());
+    }
+    let message = format!("test upstream: no route for {method} {}", uri.path());
+    error_response(Dialect::OpenAi, StatusCode::NOT_FOUND, &message, None)
+}

@@ -1,0 +1,356 @@
+//! The life of one POST in the fake upstream, shared by both dialects: what the model string's
+//! knobs ask for, recording and forced failures ([`begin`]), the deterministic answer text and
+//! the SSE body that streams it. Endpoint shapes live in `upstream_openai.rs` and
+//! `upstream_anthropic.rs`; the server and its counters in `upstream.rs`.
+#![allow(dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::{collections::VecDeque, sync::Arc, time::Duration};
+
+use axum::{
+    Json,
+    body::{Body, Bytes},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::{Value, json};
+
+use super::upstream::{Attempt, Shared};
+use super::upstream_anthropic;
+
+/// The `created` timestamp of every OpenAI object (fixed, so answers are deterministic).
+pub(super) const CREATED: u64 = 1_700_000_000;
+
+/// What the request's model string asks the upstream to do.
+#[derive(Debug, Default, Clone)]
+pub(super) struct Knobs {
+    pub(super) fail: Option<Fail>,
+    pub(super) first_byte_delay: Option<Duration>,
+    pub(super) stream_delay: Option<Duration>,
+    pub(super) chunks: Option<usize>,
+    pub(super) drop_mid_stream: bool,
+    pub(super) hang: bool,
+    pub(super) no_model: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Fail {
+    status: StatusCode,
+    retry_after: Option<u64>,
+    once: bool,
+}
+
+impl Knobs {
+    pub(super) fn parse(model: &str) -> Knobs {
+        let ms = |s: &str| s.parse().ok().map(Duration::from_millis);
+        let mut knobs = Knobs::default();
+        for token in model.split('+') {
+            if let Some(d) = token.strip_prefix("slow_first_byte_").and_then(ms) {
+                knobs.first_byte_delay = Some(d);
+            } else if let Some(d) = token.strip_prefix("slow_stream_").and_then(ms) {
+                knobs.stream_delay = Some(d);
+            } else if let Some(n) = token.strip_prefix("chunks_").and_then(|n| n.parse().ok()) {
+                knobs.chunks = Some(n);
+            } else if let Some(fail) = token.strip_prefix("fail_").and_then(Fail::parse) {
+                knobs.fail = Some(fail);
+            } else {
+                match token {
+                    "drop_mid_stream" => knobs.drop_mid_stream = true,
+                    "hang" => knobs.hang = true,
+                    "no_model" => knobs.no_model = true,
+                    _ => {}
+                }
+            }
+        }
+        knobs
+    }
+}
+
+impl Fail {
+    /// `CODE[_raN][_once]`, e.g. `429_ra0_once`.
+    fn parse(spec: &str) -> Option<Fail> {
+        let mut parts = spec.split('_');
+        let code: u16 = parts.next()?.parse().ok()?;
+        let status = StatusCode::from_u16(code).ok()?;
+        let mut fail = Fail {
+            status,
+            retry_after: (code == 429).then_some(1),
+            once: false,
+        };
+        for part in parts {
+            if part == "once" {
+                fail.once = true;
+            } else if let Some(secs) = part.strip_prefix("ra").and_then(|n| n.parse().ok()) {
+                fail.retry_after = Some(secs);
+            } else {
+                return None;
+            }
+        }
+        Some(fail)
+    }
+}
+
+/// Which error body shape an endpoint speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Dialect {
+    OpenAi,
+    Anthropic,
+}
+
+/// An error response in `dialect`'s exact shape; `code` is OpenAI's `error.code`.
+pub(super) fn error_response(
+    dialect: Dialect,
+    status: StatusCode,
+    message: &str,
+    code: Option<&str>,
+) -> Response {
+    let body = match dialect {
+        Dialect::OpenAi => {
+            let kind = match status.as_u16() {
+                401 => "authentication_error",
+                429 => "rate_limit_error",
+                s if s >= 500 => "server_error",
+                _ => "invalid_request_error",
+            };
+            json!({"error": {"message": message, "type": kind, "param": null, "code": code}})
+        }
+        Dialect::Anthropic => {
+            let kind = match status.as_u16() {
+                400 => "invalid_request_error",
+                401 => "authentication_error",
+                403 => "permission_error",
+                404 => "not_found_error",
+                413 => "request_too_large",
+                429 => "rate_limit_error",
+                529 => "overloaded_error",
+                _ => "api_error",
+            };
+            json!({"type": "error", "error": {"type": kind, "message": message}})
+        }
+    };
+    (status, Json(body)).into_response()
+}
+
+/// A POST that got past recording, auth, delays and forced failures: the handler answers it.
+pub(super) struct Exchange {
+    pub(super) body: Value,
+    pub(super) model: String,
+    pub(super) knobs: Knobs,
+    pub(super) attempt: Attempt,
+}
+
+impl Exchange {
+    pub(super) fn wants_stream(&self) -> bool {
+        self.body.get("stream").and_then(Value::as_bool) == Some(true)
+    }
+}
+
+/// Everything a POST does before answering: record it, check Anthropic auth, then apply the
+/// knobs (first-byte delay, hang, forced failures). `Err` is the response to send instead.
+pub(super) async fn begin(
+    shared: &Arc<Shared>,
+    dialect: Dialect,
+    path: &str,
+    headers: &HeaderMap,
+    raw: &Bytes,
+) -> Result<Exchange, Response> {
+    let body: Value = serde_json::from_slice(raw).unwrap_or(Value::Null);
+    shared.record(path, headers, &body);
+    let rejection = match dialect {
+        Dialect::Anthropic => upstream_anthropic::auth_rejection(headers),
+        Dialect::OpenAi => None,
+    };
+    if let Some(rejection) = rejection {
+        return Err(rejection);
+    }
+    if !body.is_object() {
+        let msg = "test upstream: body is not a JSON object";
+        return Err(error_response(dialect, StatusCode::BAD_REQUEST, msg, None));
+    }
+    let model = body
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let knobs = Knobs::parse(&model);
+    let mut attempt = Attempt::new(shared.clone());
+    if let Some(delay) = knobs.first_byte_delay {
+        tokio::time::sleep(delay).await;
+    }
+    if knobs.hang {
+        // Dropped (with `attempt`) when the client hangs up.
+        std::future::pending::<()>().await;
+    }
+    // `_once` failures let every request after the first with this model through.
+    let fail = knobs
+        .fail
+        .filter(|fail| !(fail.once && shared.calls_for(&model) > 1));
+    if let Some(fail) = fail {
+        attempt.disarm();
+        let message = format!("test upstream: forced {}", fail.status.as_u16());
+        let mut response = error_response(dialect, fail.status, &message, None);
+        if let Some(secs) = fail.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        return Err(response);
+    }
+    if knobs.no_model {
+        attempt.disarm();
+        let message = format!("model '{model}' not found");
+        let code = Some("model_not_found");
+        return Err(error_response(
+            dialect,
+            StatusCode::NOT_FOUND,
+            &message,
+            code,
+        ));
+    }
+    Ok(Exchange {
+        body,
+        model,
+        knobs,
+        attempt,
+    })
+}
+
+/// The text of a message `content`: a string, or the `text` of its text parts joined by spaces.
+pub(super) fn text_of(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter(|p| p.get("type").and_then(Value::as_str).unwrap_or("text") == "text")
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => String::new(),
+    }
+}
+
+/// The text of the last `role: user` message in `messages`.
+pub(super) fn last_user_text(messages: &Value) -> String {
+    messages
+        .as_array()
+        .and_then(|ms| {
+            ms.iter()
+                .rev()
+                .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
+        })
+        .map(|m| text_of(&m["content"]))
+        .unwrap_or_default()
+}
+
+/// Whitespace-separated words in the text of all `messages` (the prompt token count).
+pub(super) fn words_in_messages(messages: &Value) -> usize {
+    let Some(messages) = messages.as_array() else {
+        return 0;
+    };
+    messages
+        .iter()
+        .map(|m| word_count(&text_of(&m["content"])))
+        .sum()
+}
+
+pub(super) fn word_count(text: &str) -> usize {
+    text.split_whitespace().count()
+}
+
+/// The answer as stream pieces whose concatenation is the whole answer: `chunks_N` gives
+/// `"c0", " c1", …`; otherwise `"echo: " + user_text` split before each word.
+pub(super) fn answer_pieces(knobs: &Knobs, user_text: &str) -> Vec<String> {
+    if let Some(n) = knobs.chunks {
+        return (0..n)
+            .map(|i| {
+                if i == 0 {
+                    "c0".to_string()
+                } else {
+                    format!(" c{i}")
+                }
+            })
+            .collect();
+    }
+    split_words(&format!("echo: {user_text}"))
+}
+
+/// Splits `text` so each piece starts with the whitespace before its word; trailing
+/// whitespace stays on the last piece.
+fn split_words(text: &str) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    // Where the whitespace after the current piece's last word begins.
+    let mut gap = None;
+    let mut seen_word = false;
+    for (i, ch) in text.char_indices() {
+        if !ch.is_whitespace() {
+            if let Some(gap) = gap.take() {
+                pieces.push(text[start..gap].to_string());
+                start = gap;
+            }
+            seen_word = true;
+        } else if seen_word && gap.is_none() {
+            gap = Some(i);
+        }
+    }
+    if start < text.len() {
+        pieces.push(text[start..].to_string());
+    }
+    pieces
+}
+
+/// One SSE event with only a `data:` line.
+pub(super) fn sse_data(data: &Value) -> String {
+    format!("data: {data}\n\n")
+}
+
+/// Sends `steps` as an SSE body, sleeping `delay` between steps. With `abort`, the body errors
+/// after the last step instead of ending, which makes hyper cut the connection. `attempt`
+/// counts the stream as completed at its end or cancelled if the body is dropped first.
+pub(super) fn sse_response(
+    steps: Vec<String>,
+    delay: Option<Duration>,
+    abort: bool,
+    attempt: Attempt,
+) -> Response {
+    struct Sending {
+        steps: VecDeque<String>,
+        sent: usize,
+        delay: Option<Duration>,
+        abort: bool,
+        attempt: Attempt,
+    }
+    let start = Sending {
+        steps: steps.into(),
+        sent: 0,
+        delay,
+        abort,
+        attempt,
+    };
+    let stream = futures_util::stream::unfold(start, |mut s| async move {
+        if s.steps.is_empty() {
+            if s.abort {
+                s.abort = false;
+                s.attempt.disarm();
+                // Hand hyper one Pending first so it flushes what is buffered; an error
+                // straight after the last chunk would discard the headers and chunks unsent.
+                tokio::task::yield_now().await;
+                let cut = std::io::Error::other("test upstream: drop_mid_stream");
+                return Some((Err(cut), s));
+            }
+            s.attempt.complete();
+            return None;
+        }
+        if let (Some(delay), true) = (s.delay, s.sent > 0) {
+            tokio::time::sleep(delay).await;
+        }
+        let step = s.steps.pop_front().unwrap_or_default();
+        s.sent += 1;
+        Some((Ok(Bytes::from(step)), s))
+    });
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(Body::from_stream(stream))
+        .unwrap()
+}
