@@ -221,10 +221,10 @@ impl Checker<'_> {
                 );
                 continue;
             }
-            if let Some(raw) = self.de::<RawProvider>(value, &key) {
-                if let Some(p) = self.provider(name, raw) {
-                    out.push(p);
-                }
+            if let Some(raw) = self.de::<RawProvider>(value, &key)
+                && let Some(p) = self.provider(name, raw)
+            {
+                out.push(p);
             }
         }
         out
@@ -459,16 +459,16 @@ impl Checker<'_> {
         let raw: RawRouting = self.de(v, "routing").unwrap_or_default();
         let known = |a: &str| declared.iter().any(|x| x == a);
         let list = || names(aliases.iter().map(|a| a.name.as_str()));
-        if let Some(d) = &raw.default {
-            if !known(d) {
-                self.error(
-                    "routing.default",
-                    &format!(
-                        "`{d}` is not an alias under `models:` (aliases: {})",
-                        list()
-                    ),
-                );
-            }
+        if let Some(d) = &raw.default
+            && !known(d)
+        {
+            self.error(
+                "routing.default",
+                &format!(
+                    "`{d}` is not an alias under `models:` (aliases: {})",
+                    list()
+                ),
+            );
         }
         let unknown_model = raw.unknown_model.unwrap_or_default();
         if unknown_model == raw::UnknownModel::Default && raw.default.is_none() {
@@ -525,10 +525,10 @@ fn parse_listen(s: &str) -> Result<SocketAddr, String> {
     if let Ok(a) = s.parse::<SocketAddr>() {
         return Ok(a);
     }
-    if let Some(port) = s.strip_prefix("localhost:") {
-        if let Ok(p) = port.parse::<u16>() {
-            return Ok(SocketAddr::from(([127, 0, 0, 1], p)));
-        }
+    if let Some(port) = s.strip_prefix("localhost:")
+        && let Ok(p) = port.parse::<u16>()
+    {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], p)));
     }
     match s.to_socket_addrs().map(|mut it| it.next()) {
         Ok(Some(a)) => Ok(a),

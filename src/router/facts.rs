@@ -60,11 +60,11 @@ fn walk(v: &Value, chars: &mut usize, images: &mut bool) {
         Value::String(s) => *chars += s.len(),
         Value::Array(a) => a.iter().for_each(|x| walk(x, chars, images)),
         Value::Object(o) => {
-            if let Some(t) = o.get("type").and_then(Value::as_str) {
-                if t == "image_url" || t == "input_image" || t == "image" {
-                    *images = true;
-                    return;
-                }
+            if let Some(t) = o.get("type").and_then(Value::as_str)
+                && (t == "image_url" || t == "input_image" || t == "image")
+            {
+                *images = true;
+                return;
             }
             for (k, x) in o {
                 if k == "content" || k == "text" {

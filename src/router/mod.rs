@@ -177,22 +177,23 @@ pub fn decide(
     };
 
     // 1. Explicit provider/model.
-    if let Some((p, m)) = requested.split_once('/') {
-        if !m.is_empty() && cfg.provider(p).is_some() {
-            let t = Target {
-                provider: p.into(),
-                model: m.into(),
-            };
-            return finish(
-                facts,
-                cfg,
-                requested.clone(),
-                None,
-                None,
-                vec![t],
-                format!("`{requested}` names provider `{p}` explicitly"),
-            );
-        }
+    if let Some((p, m)) = requested.split_once('/')
+        && !m.is_empty()
+        && cfg.provider(p).is_some()
+    {
+        let t = Target {
+            provider: p.into(),
+            model: m.into(),
+        };
+        return finish(
+            facts,
+            cfg,
+            requested.clone(),
+            None,
+            None,
+            vec![t],
+            format!("`{requested}` names provider `{p}` explicitly"),
+        );
     }
 
     // 2. Rules, for `auto` and for aliases a rule opts into.
@@ -201,27 +202,26 @@ pub fn decide(
     } else {
         cfg.alias(&requested).map(|a| a.name.as_str())
     };
-    if requested == "auto" || requested_alias.is_some() {
-        if let Some(rule) = cfg
+    if (requested == "auto" || requested_alias.is_some())
+        && let Some(rule) = cfg
             .routing
             .rules
             .iter()
             .find(|r| rule_matches(r, facts, requested_alias))
-        {
-            let reason = format!(
-                "`{requested}`: {} → alias `{}`",
-                describe_rule(rule, facts),
-                rule.use_alias
-            );
-            return alias_route(
-                facts,
-                cfg,
-                requested,
-                &rule.use_alias,
-                Some(rule.name.clone()),
-                reason,
-            );
-        }
+    {
+        let reason = format!(
+            "`{requested}`: {} → alias `{}`",
+            describe_rule(rule, facts),
+            rule.use_alias
+        );
+        return alias_route(
+            facts,
+            cfg,
+            requested,
+            &rule.use_alias,
+            Some(rule.name.clone()),
+            reason,
+        );
     }
     if requested == "auto" {
         let Some(d) = &cfg.routing.default else {
@@ -242,7 +242,7 @@ pub fn decide(
         .providers
         .iter()
         .filter(|p| {
-            p.models.iter().any(|m| *m == requested)
+            p.models.contains(&requested)
                 || lookup.lists(&p.name, &requested)
                 || cfg
                     .aliases

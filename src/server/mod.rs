@@ -63,10 +63,12 @@ static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// The client's `x-request-id` if it is sane, else a new one (time + counter: unique per
 /// process, sortable, no RNG on the hot path).
 pub(crate) fn request_id(headers: &HeaderMap) -> String {
-    if let Some(v) = headers.get("x-request-id").and_then(|v| v.to_str().ok()) {
-        if !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()) {
-            return v.to_string();
-        }
+    if let Some(v) = headers.get("x-request-id").and_then(|v| v.to_str().ok())
+        && !v.is_empty()
+        && v.len() <= 128
+        && v.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return v.to_string();
     }
     let n = REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed);
     let ms = SystemTime::now()

@@ -75,8 +75,8 @@ impl LogLine {
             status,
             outcome,
             fallbacks = self.fallbacks,
-            latency_ms = latency.as_secs_f64() * 1e3,
-            ttfb_ms = self.ttfb.map(|t| t.as_secs_f64() * 1e3),
+            latency_ms = ms(latency),
+            ttfb_ms = self.ttfb.map(ms),
             "request"
         );
         if events.receiver_count() > 0 {
@@ -89,6 +89,11 @@ impl LogLine {
             }));
         }
     }
+}
+
+/// Milliseconds with two decimals, for log lines people read.
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e5).round() / 100.0
 }
 
 async fn proxy(s: Arc<AppState>, endpoint: Endpoint, headers: HeaderMap, body: Bytes) -> Response {
