@@ -274,3 +274,17 @@ fn yaml_syntax_errors_have_a_line() {
         errs[0].msg
     );
 }
+
+#[test]
+fn an_unavailable_keyring_is_a_located_error_that_suggests_env() {
+    // No Secret Service runs in the test environment: the error must say so, not hang or panic.
+    let text = VALID.replace(
+        "api_key_env: GROQ_API_KEY",
+        "api_key_keyring: lodestar-test-no-such-entry",
+    );
+    let e = one_error(&text);
+    assert_eq!(e.key, "providers.groq.api_key_keyring");
+    assert_eq!(e.line, Some(7));
+    assert!(e.msg.contains("lodestar-test-no-such-entry"), "{}", e.msg);
+    assert!(e.msg.contains("api_key_env"), "{}", e.msg);
+}

@@ -46,8 +46,23 @@ impl ModelCatalog {
             .cloned()
     }
 
+    /// Record a listing; say so (once per change) when a provider becomes unreachable or
+    /// comes back, so a dead local server is noticed at start rather than at the first request.
     fn set(&self, provider: &str, r: Result<Vec<String>, String>) {
         if let Ok(mut g) = self.lists.write() {
+            let was_err = g.get(provider).map(Result::is_err);
+            match (&r, was_err) {
+                (Err(e), None | Some(false)) => tracing::warn!(
+                    provider,
+                    error = %e,
+                    "cannot list this provider's models; requests routed to it will fall back \
+                     or fail until it is reachable"
+                ),
+                (Ok(models), Some(true)) => {
+                    tracing::info!(provider, models = models.len(), "provider reachable again")
+                }
+                _ => {}
+            }
             g.insert(provider.to_string(), r);
         }
     }
@@ -59,11 +74,7 @@ pub(crate) async fn refresh_catalog(providers: &Providers, catalog: &Arc<ModelCa
         .iter()
         .filter(|p| p.cfg.discover_models)
         .map(|p| async move {
-            let r = list_models(p).await;
-            if let Err(e) = &r {
-                tracing::debug!(provider = p.name(), error = %e, "model listing failed");
-            }
-            catalog.set(p.name(), r);
+            catalog.set(p.name(), list_models(p).await);
         });
     futures_util::future::join_all(jobs).await;
 }
