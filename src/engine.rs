@@ -96,6 +96,11 @@ impl Engine {
 
         let app = router(state);
         let stop = cancel.clone();
+        // Streams are many small writes: without TCP_NODELAY, Nagle + delayed ACK hold each
+        // chunk for ~40 ms.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         tracker.spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned());
             if let Err(e) = serve.await {

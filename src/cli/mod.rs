@@ -144,9 +144,15 @@ fn runtime(cfg: &Config) -> Result<tokio::runtime::Runtime, String> {
         .and_then(|v| v.parse::<usize>().ok())
         .filter(|n| *n > 0)
         .or(cfg.server.worker_threads);
-    let mut b = tokio::runtime::Builder::new_multi_thread();
+    // One thread: the current-thread scheduler does the same work without cross-thread
+    // wakeups (measured: benches/proxy_load.rs pinned to one CPU).
+    let mut b = if threads == Some(1) {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
     b.enable_all();
-    if let Some(n) = threads {
+    if let Some(n) = threads.filter(|n| *n > 1) {
         b.worker_threads(n);
     }
     b.build()
