@@ -11,6 +11,7 @@ pub mod config;
 pub(crate) mod dispatch;
 mod engine;
 pub mod events;
+pub mod logging;
 pub mod providers;
 pub mod router;
 pub mod secrets;

@@ -159,14 +159,16 @@ fn runtime(cfg: &Config) -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| format!("cannot start the async runtime: {e}"))
 }
 
-/// Logs to stderr; `RUST_LOG` overrides `default`.
-fn init_logging(default: &str) {
+/// Logs to stderr (buffered; the guard flushes at exit); `RUST_LOG` overrides `default`.
+fn init_logging(default: &str) -> crate::logging::FlushGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let (writer, guard) = crate::logging::BufferedStderr::new();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
+    guard
 }

@@ -27,7 +27,7 @@ pub(crate) struct Args {
 
 pub(crate) fn run(config: Option<&Path>, args: Args) -> Result<ExitCode, String> {
     let (cfg, _) = load_config(config)?;
-    init_logging("warn");
+    let _log = init_logging("warn");
     let rt = runtime(&cfg)?;
     rt.block_on(async move {
         let handle = Engine::start(

@@ -20,7 +20,7 @@ pub(crate) struct Args {
 
 pub(crate) fn run(config: Option<&Path>, args: Args) -> Result<ExitCode, String> {
     let (cfg, located) = load_config(config)?;
-    init_logging("info");
+    let _log = init_logging("info");
     let rt = runtime(&cfg)?;
     rt.block_on(async move {
         let origin = cfg.origin.clone();
@@ -29,6 +29,8 @@ pub(crate) fn run(config: Option<&Path>, args: Args) -> Result<ExitCode, String>
             .iter()
             .map(|p| format!("{} ({} at {})", p.name, p.kind, p.base_url))
             .collect();
+        // Handlers first: a SIGTERM right after the "listening" line must stop us cleanly.
+        let stop = shutdown_signal();
         let handle = Engine::start(
             cfg,
             EngineOptions {
@@ -53,31 +55,38 @@ pub(crate) fn run(config: Option<&Path>, args: Args) -> Result<ExitCode, String>
             handle.base_url(),
             handle.base_url()
         ));
-        wait_for_signal().await;
+        stop.await;
         output::note("shutting down: finishing in-flight requests");
         handle.shutdown().await;
         Ok(ExitCode::SUCCESS)
     })
 }
 
-async fn wait_for_signal() {
+/// A future that resolves on Ctrl-C or SIGTERM; the handlers are installed when it is created.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

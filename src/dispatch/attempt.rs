@@ -5,13 +5,15 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
+use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
 use super::stream::{UpstreamStream, relay_messages_as_chat, relay_openai};
 use super::{Answer, Failure, FailureKind, ProxyCall, describe_reqwest};
 use crate::config::Target;
 use crate::providers::{Provider, Wire};
-use crate::translate::{chat, messages};
+use crate::server::with_model;
+use crate::translate::{TranslateError, chat, messages};
 
 /// Response headers not passed on: hop-by-hop, or recomputed by our server.
 const DROP_HEADERS: &[&str] = &[
@@ -28,12 +30,13 @@ const DROP_HEADERS: &[&str] = &[
     "set-cookie",
 ];
 
-fn pass_headers(resp: &reqwest::Response) -> Vec<(String, String)> {
-    resp.headers()
-        .iter()
-        .filter(|(k, _)| !DROP_HEADERS.contains(&k.as_str()))
-        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
-        .collect()
+/// The upstream's response headers minus hop-by-hop ones, moved (not copied) out.
+fn pass_headers(resp: &mut reqwest::Response) -> HeaderMap {
+    let mut h = std::mem::take(resp.headers_mut());
+    for name in DROP_HEADERS {
+        h.remove(*name);
+    }
+    h
 }
 
 pub(super) async fn run(
@@ -42,33 +45,28 @@ pub(super) async fn run(
     call: &ProxyCall,
 ) -> Result<Answer, Failure> {
     let wire = provider.kind().wire();
+    // Only translation needs the request as a tree; pass-through splices the model in.
+    let mut include_usage = false;
     let body = match wire {
-        Wire::OpenAi => {
-            let mut b = call.body.clone();
-            b.insert("model".into(), Value::String(target.model.clone()));
-            serde_json::to_vec(&b)
-        }
+        Wire::OpenAi => with_model(&call.body, call.model_span.as_ref(), &target.model),
         Wire::AnthropicMessages => {
-            let conv = chat::parse_request(&call.body).map_err(Failure::Translate)?;
+            let map: serde_json::Map<String, Value> = serde_json::from_slice(&call.body)
+                .map_err(|e| Failure::Translate(TranslateError::new("", e.to_string())))?;
+            let conv = chat::parse_request(&map).map_err(Failure::Translate)?;
+            include_usage = conv.params.include_usage;
             let req = messages::request_json(&conv, &target.model, provider.cfg.default_max_tokens);
-            serde_json::to_vec(&req)
+            req.to_string().into_bytes()
         }
-    }
-    .map_err(|e| Failure::Retryable {
-        why: format!("cannot encode the request: {e}"),
-        retry_after: None,
-        kind: FailureKind::Other,
-    })?;
+    };
 
     let t = provider.cfg.timeouts;
     let started = Instant::now();
-    let url = provider.url(call.endpoint);
     let send = provider
-        .post(&url, call.client_key.as_deref())
+        .post(provider.url(call.endpoint), call.client_key.as_deref())
         .timeout(t.total)
         .body(body)
         .send();
-    let resp = match tokio::time::timeout(t.first_byte, send).await {
+    let mut resp = match tokio::time::timeout(t.first_byte, send).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
             let kind = if e.is_timeout() {
@@ -89,7 +87,7 @@ pub(super) async fn run(
     if !(200..300).contains(&status) {
         return Err(classify_error(resp, wire).await);
     }
-    let headers = pass_headers(&resp);
+    let headers = pass_headers(&mut resp);
 
     if call.stream {
         let mut upstream: UpstreamStream = Box::pin(resp.bytes_stream());
@@ -116,12 +114,6 @@ pub(super) async fn run(
             Err(_) => return Err(first_byte_timeout(t.first_byte)),
         };
         let idle = t.idle;
-        let include_usage = call
-            .body
-            .get("stream_options")
-            .and_then(|o| o.get("include_usage"))
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
         let (headers, make): (_, Box<dyn FnOnce(_) -> _ + Send>) = match wire {
             Wire::OpenAi => (
                 headers,
@@ -168,18 +160,24 @@ pub(super) async fn run(
             let json = chat::reply_to_json(&reply);
             Ok(Answer::Full {
                 status,
-                headers: vec![("content-type".into(), "application/json".into())],
+                headers: json_headers(),
                 body: Bytes::from(json.to_string()),
             })
         }
     }
 }
 
-fn sse_headers() -> Vec<(String, String)> {
-    vec![
-        ("content-type".into(), "text/event-stream".into()),
-        ("cache-control".into(), "no-cache".into()),
-    ]
+fn sse_headers() -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h
+}
+
+fn json_headers() -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h
 }
 
 fn first_byte_timeout(d: Duration) -> Failure {

@@ -19,7 +19,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use serde_json::{Map, Value};
 
 use crate::config::Target;
 use crate::providers::{Endpoint, Providers};
@@ -30,7 +29,10 @@ pub(crate) use stream::{ClientStream, StreamEnd, StreamOutcome};
 /// One client request, ready to send to any target.
 pub(crate) struct ProxyCall {
     pub endpoint: Endpoint,
-    pub body: Map<String, Value>,
+    /// The body as the client sent it (OpenAI format).
+    pub body: Bytes,
+    /// Where its `model` value is, so each attempt splices in its own model.
+    pub model_span: Option<std::ops::Range<usize>>,
     pub stream: bool,
     /// The client's own key; forwarded only to providers with `pass_client_key`.
     pub client_key: Option<String>,
@@ -40,13 +42,13 @@ pub(crate) struct ProxyCall {
 pub(crate) enum Answer {
     Full {
         status: u16,
-        headers: Vec<(String, String)>,
+        headers: reqwest::header::HeaderMap,
         body: Bytes,
     },
     /// `make` builds the client's body once the caller supplies its end-of-stream callback.
     Stream {
         status: u16,
-        headers: Vec<(String, String)>,
+        headers: reqwest::header::HeaderMap,
         make: Box<dyn FnOnce(StreamEnd) -> ClientStream + Send>,
     },
 }

@@ -100,18 +100,31 @@ pub(crate) const ANTHROPIC_VERSION: &str = "2023-06-01";
 pub(crate) struct Provider {
     pub cfg: ProviderConfig,
     pub client: reqwest::Client,
+    /// Parsed once: chat completions, completions, embeddings.
+    urls: [reqwest::Url; 3],
 }
 
 impl Provider {
-    fn new(cfg: ProviderConfig) -> Result<Self, reqwest::Error> {
+    fn new(cfg: ProviderConfig) -> Result<Self, String> {
         let client = reqwest::Client::builder()
             .connect_timeout(cfg.timeouts.connect)
             .pool_max_idle_per_host(cfg.pool.max_idle_per_host)
             .pool_idle_timeout(cfg.pool.idle_timeout)
             .tcp_nodelay(true)
             .user_agent(concat!("lodestar/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(Self { cfg, client })
+            .build()
+            .map_err(|e| e.to_string())?;
+        let urls = [
+            Endpoint::ChatCompletions,
+            Endpoint::Completions,
+            Endpoint::Embeddings,
+        ]
+        .map(|ep| endpoint_url(&cfg, ep));
+        let urls = match urls {
+            [Ok(a), Ok(b), Ok(c)] => [a, b, c],
+            [Err(e), ..] | [_, Err(e), _] | [.., Err(e)] => return Err(e),
+        };
+        Ok(Self { cfg, client, urls })
     }
 
     pub fn name(&self) -> &str {
@@ -123,30 +136,17 @@ impl Provider {
     }
 
     /// The full URL for an endpoint on this provider.
-    pub fn url(&self, ep: Endpoint) -> String {
-        let base = &self.cfg.base_url;
-        match self.cfg.kind.wire() {
-            Wire::AnthropicMessages => format!("{base}/v1/messages"),
-            Wire::OpenAi => {
-                let root = match self.cfg.kind {
-                    ProviderKind::Ollama => format!("{base}/v1"),
-                    ProviderKind::OpenAi
-                    | ProviderKind::OpenAiCompatible
-                    | ProviderKind::Anthropic => base.clone(),
-                };
-                let path = match ep {
-                    Endpoint::ChatCompletions => "chat/completions",
-                    Endpoint::Completions => "completions",
-                    Endpoint::Embeddings => "embeddings",
-                };
-                format!("{root}/{path}")
-            }
+    pub fn url(&self, ep: Endpoint) -> &reqwest::Url {
+        match ep {
+            Endpoint::ChatCompletions => &self.urls[0],
+            Endpoint::Completions => &self.urls[1],
+            Endpoint::Embeddings => &self.urls[2],
         }
     }
 
     /// A POST with this provider's auth and headers. `client_key` is used only when the
     /// provider is configured to pass the client's key through.
-    pub fn post(&self, url: &str, client_key: Option<&str>) -> reqwest::RequestBuilder {
+    pub fn post(&self, url: &reqwest::Url, client_key: Option<&str>) -> reqwest::RequestBuilder {
         let key = self
             .cfg
             .api_key
@@ -157,7 +157,7 @@ impl Provider {
             } else {
                 None
             });
-        self.authorize(self.client.post(url), key)
+        self.authorize(self.client.post(url.clone()), key)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
     }
 
@@ -216,4 +216,27 @@ impl Providers {
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Provider>> {
         self.list.iter()
     }
+}
+
+/// The URL of `ep` on the provider `cfg` describes.
+fn endpoint_url(cfg: &ProviderConfig, ep: Endpoint) -> Result<reqwest::Url, String> {
+    let base = &cfg.base_url;
+    let url = match cfg.kind.wire() {
+        Wire::AnthropicMessages => format!("{base}/v1/messages"),
+        Wire::OpenAi => {
+            let root = match cfg.kind {
+                ProviderKind::Ollama => format!("{base}/v1"),
+                ProviderKind::OpenAi | ProviderKind::OpenAiCompatible | ProviderKind::Anthropic => {
+                    base.clone()
+                }
+            };
+            let path = match ep {
+                Endpoint::ChatCompletions => "chat/completions",
+                Endpoint::Completions => "completions",
+                Endpoint::Embeddings => "embeddings",
+            };
+            format!("{root}/{path}")
+        }
+    };
+    reqwest::Url::parse(&url).map_err(|e| format!("`{url}` is not a valid URL: {e}"))
 }

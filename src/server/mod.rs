@@ -1,7 +1,8 @@
 //! HTTP front. One file per endpoint family; errors become the client's dialect in `error.rs`.
 //!
 //! Layer order (outermost first), written once here:
-//! 1. body limit (64 MiB: long contexts and inline images are large);
+//! 1. no middleware: a disabled layer should cost nothing, and the proxy handlers read the body
+//!    themselves (limit `BODY_LIMIT`, 64 MiB);
 //! 2. the handler, which assigns the request id, routes, dispatches, and logs one line when
 //!    the answer ends (for streams: when the last byte went out or the client left).
 //!
@@ -10,6 +11,7 @@
 mod error;
 mod health;
 mod openai;
+mod peek;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,6 +29,7 @@ use crate::events::Event;
 use crate::providers::{ModelCatalog, Providers};
 
 pub(crate) use error::ApiError;
+pub(crate) use peek::with_model;
 
 /// What every handler shares.
 pub(crate) struct AppState {
@@ -54,9 +57,13 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .merge(api)
         .route("/health", get(health::health))
         .fallback(openai::not_found)
-        .layer(DefaultBodyLimit::max(64 * 1024 * 1024))
+        // The proxy handlers read their own bodies with BODY_LIMIT.
+        .layer(DefaultBodyLimit::disable())
         .with_state(state)
 }
+
+/// The largest request body accepted: long contexts and inline images are large.
+pub(crate) const BODY_LIMIT: usize = 64 * 1024 * 1024;
 
 static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -75,5 +82,8 @@ pub(crate) fn request_id(headers: &HeaderMap) -> String {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis())
         .unwrap_or(0);
-    format!("req_{ms:x}{:06x}{n:x}", std::process::id() & 0xff_ffff)
+    // getpid() is a syscall; ask once.
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let pid = *PID.get_or_init(std::process::id);
+    format!("req_{ms:x}{:06x}{n:x}", pid & 0xff_ffff)
 }

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::{ApiError, AppState, request_id};
 use crate::dispatch::{Answer, DispatchError, ProxyCall, StreamOutcome};
@@ -16,28 +16,16 @@ use crate::events::{Event, RequestSummary};
 use crate::providers::Endpoint;
 use crate::router::{self, RequestFacts, RouteDecision, RouteError};
 
-pub(super) async fn chat_completions(
-    State(s): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    proxy(s, Endpoint::ChatCompletions, headers, body).await
+pub(super) async fn chat_completions(State(s): State<Arc<AppState>>, req: Request) -> Response {
+    proxy(s, Endpoint::ChatCompletions, req).await
 }
 
-pub(super) async fn completions(
-    State(s): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    proxy(s, Endpoint::Completions, headers, body).await
+pub(super) async fn completions(State(s): State<Arc<AppState>>, req: Request) -> Response {
+    proxy(s, Endpoint::Completions, req).await
 }
 
-pub(super) async fn embeddings(
-    State(s): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    proxy(s, Endpoint::Embeddings, headers, body).await
+pub(super) async fn embeddings(State(s): State<Arc<AppState>>, req: Request) -> Response {
+    proxy(s, Endpoint::Embeddings, req).await
 }
 
 /// The client's key, from `Authorization: Bearer` or `x-api-key`.
@@ -96,7 +84,10 @@ fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e5).round() / 100.0
 }
 
-async fn proxy(s: Arc<AppState>, endpoint: Endpoint, headers: HeaderMap, body: Bytes) -> Response {
+async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) -> Response {
+    // Take the parts rather than extractors: the `HeaderMap` extractor copies every header.
+    let (parts, body) = req.into_parts();
+    let headers = parts.headers;
     let id = request_id(&headers);
     let mut log = LogLine {
         id: id.clone(),
@@ -108,27 +99,25 @@ async fn proxy(s: Arc<AppState>, endpoint: Endpoint, headers: HeaderMap, body: B
         started: Instant::now(),
         ttfb: None,
     };
-    let map: Map<String, Value> = match serde_json::from_slice(&body) {
-        Ok(Value::Object(m)) => m,
-        Ok(_) => {
-            return fail(
-                &s,
-                &log,
-                ApiError::bad_request("the request body must be a JSON object"),
-            );
-        }
+    let body = match axum::body::to_bytes(body, super::BODY_LIMIT).await {
+        Ok(b) => b,
         Err(e) => {
-            return fail(
-                &s,
-                &log,
-                ApiError::bad_request(format!("the request body is not valid JSON: {e}")),
-            );
+            let mut err = ApiError::bad_request(format!(
+                "the request body could not be read ({e}); bodies are limited to {} MiB",
+                super::BODY_LIMIT >> 20
+            ));
+            err.status = StatusCode::PAYLOAD_TOO_LARGE;
+            return fail(&s, &log, err);
         }
+    };
+    let peeked = match super::peek::peek(endpoint, &body) {
+        Ok(p) => p,
+        Err(msg) => return fail(&s, &log, ApiError::bad_request(msg)),
     };
     if s.log_bodies {
         tracing::info!(target: "lodestar::body", id = %id, body = %String::from_utf8_lossy(&body), "request body");
     }
-    let facts = RequestFacts::from_openai(endpoint, &map);
+    let facts = peeked.facts;
     log.requested = facts.model.clone().unwrap_or_else(|| "auto".into());
     let decision = match decide(&s, &facts).await {
         Ok(d) => d,
@@ -138,7 +127,8 @@ async fn proxy(s: Arc<AppState>, endpoint: Endpoint, headers: HeaderMap, body: B
     let call = ProxyCall {
         endpoint,
         stream: facts.stream,
-        body: map,
+        body,
+        model_span: peeked.model_span,
         client_key: client_key(&headers),
     };
     let dispatched = match s.dispatcher.dispatch(&call, &decision.targets).await {
@@ -179,7 +169,7 @@ async fn proxy(s: Arc<AppState>, endpoint: Endpoint, headers: HeaderMap, body: B
             log.emit(status, "ok", &s.events);
             let mut r = Response::new(Body::from(body));
             *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-            copy_headers(&mut r, &headers);
+            copy_headers(&mut r, headers);
             r
         }
         Answer::Stream {
@@ -198,7 +188,7 @@ async fn proxy(s: Arc<AppState>, endpoint: Endpoint, headers: HeaderMap, body: B
             });
             let mut r = Response::new(Body::from_stream(make(end)));
             *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-            copy_headers(&mut r, &headers);
+            copy_headers(&mut r, headers);
             r
         }
     };
@@ -232,15 +222,9 @@ fn set_header(r: &mut Response, k: &'static str, v: &str) {
     }
 }
 
-fn copy_headers(r: &mut Response, headers: &[(String, String)]) {
-    for (k, v) in headers {
-        if let (Ok(k), Ok(v)) = (
-            HeaderName::from_bytes(k.as_bytes()),
-            HeaderValue::from_str(v),
-        ) {
-            r.headers_mut().append(k, v);
-        }
-    }
+fn copy_headers(r: &mut Response, headers: HeaderMap) {
+    // reqwest and axum share the `http` crate: the map moves over as it is.
+    *r.headers_mut() = headers;
 }
 
 /// Every model a client can ask for: aliases, then `provider/model` entries.
