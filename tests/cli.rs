@@ -47,6 +47,8 @@ routing:
 }
 
 /// Start `serve`, wait for its "listening" line, return the child and the base URL.
+/// (Callers reap the child with `terminate`.)
+#[allow(clippy::zombie_processes)]
 fn serve(cmd: &mut Command, stderr_to: &Path, extra: &[&str]) -> (Child, String, Vec<String>) {
     let mut child = cmd
         .args(["serve", "--listen", "127.0.0.1:0"])
@@ -229,9 +231,7 @@ fn config_check_shows_values_with_their_source_and_rejects_bad_files() {
     let text = String::from_utf8(out.stdout).unwrap();
     let path = cfg.display().to_string();
     assert!(
-        text.contains(&format!(
-            "models.fast.route = [local/qwen2.5-coder:7b, cloud/gpt-4o-mini]"
-        )),
+        text.contains("models.fast.route = [local/qwen2.5-coder:7b, cloud/gpt-4o-mini]"),
         "{text}"
     );
     assert!(text.contains(&format!("# {path}:7")), "{text}");
