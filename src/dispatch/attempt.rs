@@ -8,10 +8,10 @@ use futures_util::StreamExt;
 use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
-use super::stream::{UpstreamStream, relay_messages_as_chat, relay_openai};
-use super::{Answer, Failure, FailureKind, ProxyCall, describe_reqwest};
+use super::stream::{Limits, relay_messages_as_chat, relay_openai};
+use super::{Answer, Failure, FailureKind, ProxyCall};
 use crate::config::Target;
-use crate::providers::{Provider, Wire};
+use crate::providers::{Provider, UpstreamResponse, UpstreamStream, Wire};
 use crate::server::with_model;
 use crate::translate::{TranslateError, chat, messages};
 
@@ -29,15 +29,6 @@ const DROP_HEADERS: &[&str] = &[
     "proxy-authenticate",
     "set-cookie",
 ];
-
-/// The upstream's response headers minus hop-by-hop ones, moved (not copied) out.
-fn pass_headers(resp: &mut reqwest::Response) -> HeaderMap {
-    let mut h = std::mem::take(resp.headers_mut());
-    for name in DROP_HEADERS {
-        h.remove(*name);
-    }
-    h
-}
 
 pub(super) async fn run(
     provider: &Provider,
@@ -61,45 +52,41 @@ pub(super) async fn run(
 
     let t = provider.cfg.timeouts;
     let started = Instant::now();
-    let send = provider
-        .post(provider.url(call.endpoint), call.client_key.as_deref())
-        .timeout(t.total)
-        .body(body)
-        .send();
+    let deadline = tokio::time::Instant::now() + t.total;
+    let send = provider.send(call.endpoint, body, call.client_key.as_deref(), t.total);
     let mut resp = match tokio::time::timeout(t.first_byte, send).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
-            let kind = if e.is_timeout() {
-                FailureKind::Timeout
-            } else {
-                FailureKind::Other
-            };
             return Err(Failure::Retryable {
-                why: describe_reqwest(&e),
+                why: e.message,
                 retry_after: None,
-                kind,
+                kind: if e.timeout {
+                    FailureKind::Timeout
+                } else {
+                    FailureKind::Other
+                },
             });
         }
         Err(_) => return Err(first_byte_timeout(t.first_byte)),
     };
 
-    let status = resp.status().as_u16();
-    if !(200..300).contains(&status) {
+    if !(200..300).contains(&resp.status) {
         return Err(classify_error(resp, wire).await);
     }
-    let headers = pass_headers(&mut resp);
+    let status = resp.status;
+    for name in DROP_HEADERS {
+        resp.headers.remove(*name);
+    }
+    let headers = resp.headers;
+    let mut upstream = resp.body;
 
     if call.stream {
-        let mut upstream: UpstreamStream = Box::pin(resp.bytes_stream());
         let left = t.first_byte.saturating_sub(started.elapsed());
         let first = match tokio::time::timeout(left, upstream.next()).await {
             Ok(Some(Ok(b))) => b,
             Ok(Some(Err(e))) => {
                 return Err(Failure::Retryable {
-                    why: format!(
-                        "stream broke before its first chunk: {}",
-                        describe_reqwest(&e)
-                    ),
+                    why: format!("stream broke before its first chunk: {e}"),
                     retry_after: None,
                     kind: FailureKind::Other,
                 });
@@ -113,16 +100,19 @@ pub(super) async fn run(
             }
             Err(_) => return Err(first_byte_timeout(t.first_byte)),
         };
-        let idle = t.idle;
+        let limits = Limits {
+            idle: t.idle,
+            deadline,
+        };
         let (headers, make): (_, Box<dyn FnOnce(_) -> _ + Send>) = match wire {
             Wire::OpenAi => (
                 headers,
-                Box::new(move |end| relay_openai(first, upstream, idle, end)),
+                Box::new(move |end| relay_openai(first, upstream, limits, end)),
             ),
             Wire::AnthropicMessages => (
                 sse_headers(),
                 Box::new(move |end| {
-                    relay_messages_as_chat(first, upstream, idle, include_usage, end)
+                    relay_messages_as_chat(first, upstream, limits, include_usage, end)
                 }),
             ),
         };
@@ -133,15 +123,26 @@ pub(super) async fn run(
         });
     }
 
-    let body = resp.bytes().await.map_err(|e| Failure::Retryable {
-        why: format!("body broke off: {}", describe_reqwest(&e)),
-        retry_after: None,
-        kind: if e.is_timeout() {
-            FailureKind::Timeout
-        } else {
-            FailureKind::Other
-        },
-    })?;
+    let body = match tokio::time::timeout_at(deadline, collect(upstream)).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => {
+            return Err(Failure::Retryable {
+                why: format!("body broke off: {e}"),
+                retry_after: None,
+                kind: FailureKind::Other,
+            });
+        }
+        Err(_) => {
+            return Err(Failure::Retryable {
+                why: format!(
+                    "the answer took longer than {} (timeouts.total)",
+                    humantime::format_duration(t.total)
+                ),
+                retry_after: None,
+                kind: FailureKind::Timeout,
+            });
+        }
+    };
     match wire {
         Wire::OpenAi => Ok(Answer::Full {
             status,
@@ -165,6 +166,22 @@ pub(super) async fn run(
             })
         }
     }
+}
+
+/// A whole body: the single chunk itself when there is one (no copy), else the chunks joined.
+async fn collect(mut s: UpstreamStream) -> Result<Bytes, String> {
+    let Some(first) = s.next().await.transpose()? else {
+        return Ok(Bytes::new());
+    };
+    let Some(second) = s.next().await.transpose()? else {
+        return Ok(first);
+    };
+    let mut all = bytes::BytesMut::from(&first[..]);
+    all.extend_from_slice(&second);
+    while let Some(c) = s.next().await.transpose()? {
+        all.extend_from_slice(&c);
+    }
+    Ok(all.freeze())
 }
 
 fn sse_headers() -> HeaderMap {
@@ -192,8 +209,8 @@ fn first_byte_timeout(d: Duration) -> Failure {
 }
 
 /// Seconds-form `Retry-After` (the HTTP-date form is rare from LLM APIs and treated as absent).
-fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
-    resp.headers()
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    headers
         .get(reqwest::header::RETRY_AFTER)?
         .to_str()
         .ok()?
@@ -205,11 +222,11 @@ fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
 }
 
 /// A non-2xx answer: retryable (the entry is at fault) or refused (the request is).
-async fn classify_error(resp: reqwest::Response, wire: Wire) -> Failure {
-    let status = resp.status().as_u16();
-    let ra = retry_after(&resp);
+async fn classify_error(resp: UpstreamResponse, wire: Wire) -> Failure {
+    let status = resp.status;
+    let ra = retry_after(&resp.headers);
     // The error body is small; don't let a slow one hold up the fallback.
-    let body = tokio::time::timeout(Duration::from_secs(2), resp.bytes())
+    let body = tokio::time::timeout(Duration::from_secs(2), collect(resp.body))
         .await
         .ok()
         .and_then(Result::ok)

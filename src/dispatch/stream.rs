@@ -15,8 +15,16 @@ use crate::translate::sse::SseReader;
 
 /// What the client's body is made of.
 pub(crate) type ClientStream = Pin<Box<dyn Stream<Item = Result<Bytes, Infallible>> + Send>>;
-/// The upstream's body, as reqwest hands it out.
-pub(crate) type UpstreamStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+pub(crate) use crate::providers::UpstreamStream;
+
+/// How long a stream may go quiet, and when it must be over.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// `timeouts.idle`: the longest silence between chunks.
+    pub idle: Duration,
+    /// `timeouts.total`, from the start of the attempt.
+    pub deadline: tokio::time::Instant,
+}
 
 /// Calls back once when the stream ends, however it ends (complete, failed, or dropped
 /// because the client hung up).
@@ -57,18 +65,21 @@ impl Drop for StreamEnd {
     }
 }
 
-async fn next_within(s: &mut UpstreamStream, idle: Duration) -> Option<Result<Bytes, String>> {
-    match tokio::time::timeout(idle, s.next()).await {
+async fn next_within(s: &mut UpstreamStream, limits: Limits) -> Option<Result<Bytes, String>> {
+    let idle_end = tokio::time::Instant::now() + limits.idle;
+    match tokio::time::timeout_at(idle_end.min(limits.deadline), s.next()).await {
         Ok(Some(Ok(b))) => Some(Ok(b)),
         Ok(Some(Err(e))) => Some(Err(format!(
-            "the upstream connection broke mid-stream: {}",
-            super::describe_reqwest(&e)
+            "the upstream connection broke mid-stream: {e}"
         ))),
         Ok(None) => None,
-        Err(_) => Some(Err(format!(
+        Err(_) if idle_end <= limits.deadline => Some(Err(format!(
             "the upstream sent nothing for {} mid-stream (timeouts.idle)",
-            humantime::format_duration(idle)
+            humantime::format_duration(limits.idle)
         ))),
+        Err(_) => Some(Err(
+            "the answer went on past timeouts.total; it was cut there".to_string(),
+        )),
     }
 }
 
@@ -76,7 +87,7 @@ async fn next_within(s: &mut UpstreamStream, idle: Duration) -> Option<Result<By
 pub(crate) fn relay_openai(
     first: Bytes,
     rest: UpstreamStream,
-    idle: Duration,
+    limits: Limits,
     end: StreamEnd,
 ) -> ClientStream {
     struct S {
@@ -98,7 +109,7 @@ pub(crate) fn relay_openai(
         if s.done {
             return None;
         }
-        match next_within(&mut s.rest, idle).await {
+        match next_within(&mut s.rest, limits).await {
             Some(Ok(b)) => Some((Ok(b), s)),
             Some(Err(msg)) => {
                 s.done = true;
@@ -117,7 +128,7 @@ pub(crate) fn relay_openai(
 pub(crate) fn relay_messages_as_chat(
     first: Bytes,
     rest: UpstreamStream,
-    idle: Duration,
+    limits: Limits,
     include_usage: bool,
     end: StreamEnd,
 ) -> ClientStream {
@@ -173,7 +184,7 @@ pub(crate) fn relay_messages_as_chat(
                 s.feed(&f);
                 continue;
             }
-            match next_within(&mut s.rest, idle).await {
+            match next_within(&mut s.rest, limits).await {
                 Some(Ok(b)) => s.feed(&b),
                 Some(Err(msg)) => s.fail(msg),
                 None => {

@@ -5,16 +5,19 @@
 //! (`dispatch`). `ProviderKind` is matched exhaustively everywhere: a new kind breaks the build
 //! until every place handles it.
 
+mod client;
 mod discovery;
+mod h1;
 
 use std::fmt;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) use client::{Provider, UpstreamResponse, UpstreamStream};
 pub(crate) use discovery::{ModelCatalog, refresh_catalog};
 
-use crate::config::{Config, ProviderConfig};
+use crate::config::Config;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 pub enum ProviderKind {
@@ -96,102 +99,6 @@ impl ProviderKind {
 /// The Anthropic API version Lodestar speaks.
 pub(crate) const ANTHROPIC_VERSION: &str = "2023-06-01";
 
-/// A configured provider with its pooled client, built once at start.
-pub(crate) struct Provider {
-    pub cfg: ProviderConfig,
-    pub client: reqwest::Client,
-    /// Parsed once: chat completions, completions, embeddings.
-    urls: [reqwest::Url; 3],
-}
-
-impl Provider {
-    fn new(cfg: ProviderConfig) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(cfg.timeouts.connect)
-            .pool_max_idle_per_host(cfg.pool.max_idle_per_host)
-            .pool_idle_timeout(cfg.pool.idle_timeout)
-            .tcp_nodelay(true)
-            .user_agent(concat!("lodestar/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| e.to_string())?;
-        let urls = [
-            Endpoint::ChatCompletions,
-            Endpoint::Completions,
-            Endpoint::Embeddings,
-        ]
-        .map(|ep| endpoint_url(&cfg, ep));
-        let urls = match urls {
-            [Ok(a), Ok(b), Ok(c)] => [a, b, c],
-            [Err(e), ..] | [_, Err(e), _] | [.., Err(e)] => return Err(e),
-        };
-        Ok(Self { cfg, client, urls })
-    }
-
-    pub fn name(&self) -> &str {
-        &self.cfg.name
-    }
-
-    pub fn kind(&self) -> ProviderKind {
-        self.cfg.kind
-    }
-
-    /// The full URL for an endpoint on this provider.
-    pub fn url(&self, ep: Endpoint) -> &reqwest::Url {
-        match ep {
-            Endpoint::ChatCompletions => &self.urls[0],
-            Endpoint::Completions => &self.urls[1],
-            Endpoint::Embeddings => &self.urls[2],
-        }
-    }
-
-    /// A POST with this provider's auth and headers. `client_key` is used only when the
-    /// provider is configured to pass the client's key through.
-    pub fn post(&self, url: &reqwest::Url, client_key: Option<&str>) -> reqwest::RequestBuilder {
-        let key = self
-            .cfg
-            .api_key
-            .as_ref()
-            .map(|s| s.expose())
-            .or(if self.cfg.pass_client_key {
-                client_key
-            } else {
-                None
-            });
-        self.authorize(self.client.post(url.clone()), key)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-    }
-
-    fn authorize(
-        &self,
-        mut rb: reqwest::RequestBuilder,
-        key: Option<&str>,
-    ) -> reqwest::RequestBuilder {
-        match self.cfg.kind.wire() {
-            Wire::OpenAi => {
-                if let Some(k) = key {
-                    rb = rb.bearer_auth(k);
-                }
-            }
-            Wire::AnthropicMessages => {
-                if let Some(k) = key {
-                    rb = rb.header("x-api-key", k);
-                }
-                rb = rb.header("anthropic-version", ANTHROPIC_VERSION);
-            }
-        }
-        for (k, v) in &self.cfg.headers {
-            rb = rb.header(k.as_str(), v.as_str());
-        }
-        rb
-    }
-
-    /// A GET with this provider's auth (model listing).
-    pub fn get(&self, url: &str) -> reqwest::RequestBuilder {
-        let key = self.cfg.api_key.as_ref().map(|s| s.expose());
-        self.authorize(self.client.get(url), key)
-    }
-}
-
 /// Every configured provider, by name.
 pub(crate) struct Providers {
     list: Vec<Arc<Provider>>,
@@ -216,27 +123,4 @@ impl Providers {
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Provider>> {
         self.list.iter()
     }
-}
-
-/// The URL of `ep` on the provider `cfg` describes.
-fn endpoint_url(cfg: &ProviderConfig, ep: Endpoint) -> Result<reqwest::Url, String> {
-    let base = &cfg.base_url;
-    let url = match cfg.kind.wire() {
-        Wire::AnthropicMessages => format!("{base}/v1/messages"),
-        Wire::OpenAi => {
-            let root = match cfg.kind {
-                ProviderKind::Ollama => format!("{base}/v1"),
-                ProviderKind::OpenAi | ProviderKind::OpenAiCompatible | ProviderKind::Anthropic => {
-                    base.clone()
-                }
-            };
-            let path = match ep {
-                Endpoint::ChatCompletions => "chat/completions",
-                Endpoint::Completions => "completions",
-                Endpoint::Embeddings => "embeddings",
-            };
-            format!("{root}/{path}")
-        }
-    };
-    reqwest::Url::parse(&url).map_err(|e| format!("`{url}` is not a valid URL: {e}"))
 }
