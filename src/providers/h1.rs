@@ -122,8 +122,8 @@ impl H1Pool {
         }
     }
 
-    /// Send `req` and wait for the response head. A reused connection that the server closed
-    /// just as the request went out is retried once on a fresh one (the request was not read).
+    /// Send `req` and wait for the response head. A reused connection that fails before the
+    /// answer starts is retried once on a fresh one (see `exchange`).
     pub(crate) async fn send(
         self: &Arc<Self>,
         req: http::Request<Full<Bytes>>,
@@ -181,7 +181,11 @@ async fn exchange(
             Ok((parts, body, lease))
         }
         Err(e) => {
-            let resend = lease.reused && (e.is_canceled() || e.is_incomplete_message());
+            // On a reused connection, a failure before any byte of the answer (closed, reset,
+            // broken pipe) means the server had closed it while idle and never read the
+            // request: send it again on a fresh connection, once. (A fresh connection's
+            // failure is reported; the next route entry may take over.)
+            let resend = lease.reused;
             Err((
                 SendError {
                     message: format!("request failed: {e}"),

@@ -115,11 +115,12 @@ impl TestUpstream {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (closed_tx, closed_rx) = oneshot::channel();
+        let shared = Arc::new(Shared::new(models));
         let listener = ClosingListener {
             inner: listener,
             _closed: closed_tx,
+            shared: shared.clone(),
         };
-        let shared = Arc::new(Shared::new(models));
         let shutdown = CancellationToken::new();
         let server = axum::serve(listener, router(shared.clone()))
             .with_graceful_shutdown(shutdown.clone().cancelled_owned());
@@ -144,6 +145,11 @@ impl TestUpstream {
     /// `http://127.0.0.1:PORT`, no trailing slash.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// TCP connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.shared.connections.load(Ordering::SeqCst)
     }
 
     /// Stops accepting and closes idle keep-alive connections; returns once the port is closed.
@@ -233,6 +239,8 @@ impl Drop for TestUpstream {
 struct ClosingListener {
     inner: TcpListener,
     _closed: oneshot::Sender<()>,
+    /// Counts accepted connections (keep-alive reuse is visible as fewer connections).
+    shared: Arc<Shared>,
 }
 
 impl axum::serve::Listener for ClosingListener {
@@ -241,7 +249,9 @@ impl axum::serve::Listener for ClosingListener {
 
     async fn accept(&mut self) -> (TcpStream, SocketAddr) {
         // axum's own TcpListener impl retries transient accept errors.
-        axum::serve::Listener::accept(&mut self.inner).await
+        let accepted = axum::serve::Listener::accept(&mut self.inner).await;
+        self.shared.connections.fetch_add(1, Ordering::SeqCst);
+        accepted
     }
 
     fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -255,6 +265,7 @@ pub(super) struct Shared {
     log: Mutex<Log>,
     cancelled: AtomicUsize,
     completed: AtomicUsize,
+    connections: AtomicUsize,
     /// Notified on every recorded request and every finished or cancelled stream.
     changed: Notify,
     next_id: AtomicU64,
@@ -274,6 +285,7 @@ impl Shared {
             log: Mutex::new(Log::default()),
             cancelled: AtomicUsize::new(0),
             completed: AtomicUsize::new(0),
+            connections: AtomicUsize::new(0),
             changed: Notify::new(),
             next_id: AtomicU64::new(1),
         }
