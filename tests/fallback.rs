@@ -22,7 +22,7 @@ fn config(up: &str, route: &[&str]) -> String {
     format!(
         r#"
 providers:
-  a: {{ kind: openai-compatible, base_url: "{up}/v1", discover_models: false, timeouts: {{ first_byte: 700ms, idle: 400ms }} }}
+  a: {{ kind: openai-compatible, base_url: "{up}/v1", discover_models: false, timeouts: {{ first_byte: 700ms, idle: 400ms, total: 1500ms }} }}
   b: {{ kind: openai-compatible, base_url: "{up}/v1", discover_models: false }}
   dead: {{ kind: openai-compatible, base_url: "http://127.0.0.1:{dead}/v1", discover_models: false }}
 models:
@@ -181,4 +181,17 @@ async fn when_every_entry_fails_the_error_lists_each_one() {
         "{msg}"
     );
     assert!(msg.contains("dead/m (connection failed"), "{msg}");
+}
+
+#[tokio::test]
+async fn a_stream_running_past_the_total_timeout_is_cut_with_an_error() {
+    // Chunks every 200 ms (under the 400 ms idle limit), 30 of them: past the 1.5 s total.
+    let (_up, proxy) = setup(&["a/m+chunks_30+slow_stream_200"]).await;
+    let mut body = chat_body("r", "x");
+    body["stream"] = json!(true);
+    let events = sse_data(proxy.chat(body).await).await;
+    assert!(events.len() > 3, "some chunks went out first: {events:?}");
+    let last: Value = serde_json::from_str(events.last().unwrap()).unwrap();
+    let msg = last["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("timeouts.total"), "{msg}");
 }
