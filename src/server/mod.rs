@@ -45,17 +45,18 @@ pub(crate) struct AppState {
 }
 
 pub(crate) fn router(state: Arc<AppState>) -> Router {
-    let api = Router::new()
-        .route("/chat/completions", post(openai::chat_completions))
-        .route("/completions", post(openai::completions))
-        .route("/embeddings", post(openai::embeddings))
-        .route("/models", get(openai::list_models))
-        .route("/models/{*id}", get(openai::get_model));
-    Router::new()
-        .nest("/v1", api.clone())
-        // Some clients are configured with the server root as their base URL.
-        .merge(api)
-        .route("/health", get(health::health))
+    // Each path twice, with and without `/v1` (some clients use the server root as their base
+    // URL); routes rather than `nest`, which would rewrite every request's URI.
+    let mut app = Router::new();
+    for prefix in ["/v1", ""] {
+        app = app
+            .route(&format!("{prefix}/chat/completions"), post(openai::chat_completions))
+            .route(&format!("{prefix}/completions"), post(openai::completions))
+            .route(&format!("{prefix}/embeddings"), post(openai::embeddings))
+            .route(&format!("{prefix}/models"), get(openai::list_models))
+            .route(&format!("{prefix}/models/{{*id}}"), get(openai::get_model));
+    }
+    app.route("/health", get(health::health))
         .fallback(openai::not_found)
         // The proxy handlers read their own bodies with BODY_LIMIT.
         .layer(DefaultBodyLimit::disable())
@@ -77,13 +78,16 @@ pub(crate) fn request_id(headers: &HeaderMap) -> String {
     {
         return v.to_string();
     }
+    // The process's start time and id, read once (getpid is a syscall), then a counter:
+    // unique per process run, sortable within it.
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let prefix = PREFIX.get_or_init(|| {
+        let ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        format!("req_{ms:x}{:06x}", std::process::id() & 0xff_ffff)
+    });
     let n = REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0);
-    // getpid() is a syscall; ask once.
-    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    let pid = *PID.get_or_init(std::process::id);
-    format!("req_{ms:x}{:06x}{n:x}", pid & 0xff_ffff)
+    format!("{prefix}{n:08x}")
 }
