@@ -20,6 +20,7 @@ models:
   sonnet: {{ route: [claude/claude-sonnet-4-5] }}
   careful: {{ route: [claude/c+fail_529, backup/b] }}
   cut: {{ route: [claude/c+drop_mid_stream] }}
+  mixed: {{ route: [claude/c, backup/b] }}
 "#
     );
     let proxy = Proxy::start(&yaml).await;
@@ -152,4 +153,21 @@ async fn content_the_hub_cannot_carry_yet_is_refused_clearly() {
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"]["param"], "messages[0].content[1]");
     assert_eq!(up.calls(), 0);
+}
+
+#[tokio::test]
+async fn content_one_entry_cannot_carry_goes_to_the_next_entry() {
+    let (up, proxy) = setup().await;
+    let body = json!({"model": "mixed", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "what is this?"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
+    ]}]});
+    let r = proxy.chat(body).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(route_of(&r), "backup/b");
+    assert_eq!(
+        up.calls(),
+        1,
+        "nothing was sent to the entry that cannot carry images"
+    );
 }

@@ -288,3 +288,31 @@ fn an_unavailable_keyring_is_a_located_error_that_suggests_env() {
     assert!(e.msg.contains("lodestar-test-no-such-entry"), "{}", e.msg);
     assert!(e.msg.contains("api_key_env"), "{}", e.msg);
 }
+
+#[test]
+fn credentials_in_a_base_url_are_refused() {
+    let e = one_error(&VALID.replace(
+        "https://api.groq.com/openai/v1",
+        "https://user:sk-secret@api.groq.com/openai/v1",
+    ));
+    assert_eq!(e.key, "providers.groq.base_url");
+    assert!(e.msg.contains("must not carry credentials"), "{}", e.msg);
+    assert!(!e.msg.contains("sk-secret"), "{}", e.msg);
+    let e = one_error(&VALID.replace(
+        "https://api.groq.com/openai/v1",
+        "https://api.groq.com/v1?key=x",
+    ));
+    assert!(e.msg.contains("query string"), "{}", e.msg);
+}
+
+#[test]
+fn errors_of_similarly_named_providers_are_all_reported() {
+    let text = VALID.replace(
+        "  openai: { kind: openai, api_key_env: OPENAI_API_KEY }\n",
+        "  oa: { kind: openai }\n  oa2: { kind: openai-compatible, base_url: nope }\n  openai: { kind: openai, api_key_env: OPENAI_API_KEY }\n",
+    );
+    let errs = load(&text).unwrap_err();
+    let keys: Vec<&str> = errs.iter().map(|e| e.key.as_str()).collect();
+    assert!(keys.contains(&"providers.oa"), "{keys:?}");
+    assert!(keys.contains(&"providers.oa2.base_url"), "{keys:?}");
+}

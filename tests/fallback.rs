@@ -195,3 +195,21 @@ async fn a_stream_running_past_the_total_timeout_is_cut_with_an_error() {
     let msg = last["error"]["message"].as_str().unwrap();
     assert!(msg.contains("timeouts.total"), "{msg}");
 }
+
+#[tokio::test]
+async fn retry_after_zero_does_not_become_a_busy_loop() {
+    let (up, proxy) = setup(&["a/m+fail_429_ra0"]).await;
+    let r = proxy.chat(chat_body("r", "hi")).await;
+    assert_eq!(r.status(), 429);
+    let calls = up.calls_for("m+fail_429_ra0");
+    assert!((2..=3).contains(&calls), "retried {calls} times");
+}
+
+#[tokio::test]
+async fn an_absurd_retry_after_is_ignored_not_a_crash() {
+    let (up, proxy) = setup(&["a/m+fail_429_ra18446744073709551615", "b/good"]).await;
+    let r = proxy.chat(chat_body("r", "hi")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(route_of(&r), "b/good");
+    assert_eq!(up.calls(), 2);
+}

@@ -259,7 +259,10 @@ impl Checker<'_> {
         if api_key.is_none()
             && raw.kind.requires_key()
             && !raw.pass_client_key
-            && !self.errors.iter().any(|e| e.key.starts_with(&key))
+            && !self
+                .errors
+                .iter()
+                .any(|e| e.key == key || e.key.starts_with(&format!("{key}.")))
         {
             self.error(
                 &key,
@@ -541,6 +544,18 @@ fn parse_listen(s: &str) -> Result<SocketAddr, String> {
 
 fn check_url(u: &str) -> Result<String, String> {
     match reqwest::Url::parse(u) {
+        // Credentials in a URL end up in logs, banners and error text: keys belong in
+        // api_key_env / api_key_keyring.
+        Ok(url)
+            if !url.username().is_empty() || url.password().is_some() || url.query().is_some() =>
+        {
+            Err(
+                "must not carry credentials or a query string (they would show in logs and \
+                 errors); put the key in `api_key_env` or `api_key_keyring`, other parameters in \
+                 `headers`"
+                    .to_string(),
+            )
+        }
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
             Ok(u.trim_end_matches('/').to_string())
         }

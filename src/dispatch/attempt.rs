@@ -54,7 +54,9 @@ pub(super) async fn run(
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + t.total;
     let send = provider.send(call.endpoint, body, call.client_key.as_deref(), t.total);
-    let mut resp = match tokio::time::timeout(t.first_byte, send).await {
+    // A JSON answer's head comes only once the whole answer is generated: `total` bounds it.
+    let head_wait = if call.stream { t.first_byte } else { t.total };
+    let mut resp = match tokio::time::timeout(head_wait, send).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
             return Err(Failure::Retryable {
@@ -67,7 +69,8 @@ pub(super) async fn run(
                 },
             });
         }
-        Err(_) => return Err(first_byte_timeout(t.first_byte)),
+        Err(_) if call.stream => return Err(first_byte_timeout(t.first_byte)),
+        Err(_) => return Err(total_timeout(t.total)),
     };
 
     if !(200..300).contains(&resp.status) {
@@ -132,16 +135,7 @@ pub(super) async fn run(
                 kind: FailureKind::Other,
             });
         }
-        Err(_) => {
-            return Err(Failure::Retryable {
-                why: format!(
-                    "the answer took longer than {} (timeouts.total)",
-                    humantime::format_duration(t.total)
-                ),
-                retry_after: None,
-                kind: FailureKind::Timeout,
-            });
-        }
+        Err(_) => return Err(total_timeout(t.total)),
     };
     match wire {
         Wire::OpenAi => Ok(Answer::Full {
@@ -197,6 +191,17 @@ fn json_headers() -> HeaderMap {
     h
 }
 
+fn total_timeout(d: Duration) -> Failure {
+    Failure::Retryable {
+        why: format!(
+            "the answer took longer than {} (timeouts.total)",
+            humantime::format_duration(d)
+        ),
+        retry_after: None,
+        kind: FailureKind::Timeout,
+    }
+}
+
 fn first_byte_timeout(d: Duration) -> Failure {
     Failure::Retryable {
         why: format!(
@@ -217,8 +222,7 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .trim()
         .parse::<f64>()
         .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
 }
 
 /// A non-2xx answer: retryable (the entry is at fault) or refused (the request is).

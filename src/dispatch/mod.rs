@@ -111,6 +111,11 @@ pub(crate) enum FailureKind {
     Other,
 }
 
+/// The shortest wait honoured for a `Retry-After` (0 would make a busy loop).
+const MIN_RETRY_WAIT: Duration = Duration::from_millis(250);
+/// How many times the rate-limited entries are tried again after the first pass.
+const MAX_RETRY_ROUNDS: u32 = 2;
+
 pub(crate) struct Dispatcher {
     providers: Arc<Providers>,
     max_retry_wait: Duration,
@@ -135,6 +140,8 @@ impl Dispatcher {
         let mut failed: Vec<AttemptRecord> = Vec::new();
         let mut kinds: Vec<FailureKind> = Vec::new();
         let mut waited = Duration::ZERO;
+        let mut rounds = 0;
+        let mut untranslatable: Option<TranslateError> = None;
         let mut round: Vec<&Target> = targets.iter().collect();
         while !round.is_empty() {
             let mut again: Vec<(&Target, Duration)> = Vec::new();
@@ -178,14 +185,24 @@ impl Dispatcher {
                             failed,
                         });
                     }
-                    Err(Failure::Translate(e)) => return Err(DispatchError::Translate(e)),
+                    // This entry cannot carry the request; a later one may.
+                    Err(Failure::Translate(e)) => {
+                        failed.push(AttemptRecord {
+                            target: target.clone(),
+                            failure: format!("cannot be translated for this provider: {e}"),
+                        });
+                        untranslatable.get_or_insert(e);
+                    }
                 }
             }
             // Honour Retry-After within the budget: wait for the soonest, retry those ready.
+            // A floor keeps `Retry-After: 0` from becoming a busy loop; the rounds are capped.
             let Some(wait) = again.iter().map(|(_, d)| *d).min() else {
                 break;
             };
-            if waited + wait > self.max_retry_wait {
+            let wait = wait.max(MIN_RETRY_WAIT);
+            rounds += 1;
+            if rounds > MAX_RETRY_ROUNDS || waited + wait > self.max_retry_wait {
                 break;
             }
             tokio::time::sleep(wait).await;
@@ -195,6 +212,10 @@ impl Dispatcher {
                 .filter(|(_, d)| *d <= wait)
                 .map(|(t, _)| *t)
                 .collect();
+        }
+        // Nothing was even sent: the request itself is the problem.
+        if let (true, Some(e)) = (kinds.is_empty(), untranslatable) {
+            return Err(DispatchError::Translate(e));
         }
         let status = if !kinds.is_empty() && kinds.iter().all(|k| *k == FailureKind::RateLimited) {
             429

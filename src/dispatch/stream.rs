@@ -145,14 +145,17 @@ pub(crate) fn relay_messages_as_chat(
     impl S {
         fn feed(&mut self, chunk: &[u8]) {
             for ev in self.reader.push(chunk) {
-                for hub in self.decoder.decode(&ev) {
-                    if let crate::translate::StreamEvent::Error { message } = &hub {
-                        self.done = true;
-                        self.end.set(StreamOutcome::Failed(message.clone()));
-                    }
-                    for frame in self.encoder.encode(hub) {
-                        self.out.push_back(Bytes::from(frame));
-                    }
+                self.on_event(&ev);
+            }
+        }
+        fn on_event(&mut self, ev: &crate::translate::sse::SseEvent) {
+            for hub in self.decoder.decode(ev) {
+                if let crate::translate::StreamEvent::Error { message } = &hub {
+                    self.done = true;
+                    self.end.set(StreamOutcome::Failed(message.clone()));
+                }
+                for frame in self.encoder.encode(hub) {
+                    self.out.push_back(Bytes::from(frame));
                 }
             }
         }
@@ -189,8 +192,7 @@ pub(crate) fn relay_messages_as_chat(
                 Some(Err(msg)) => s.fail(msg),
                 None => {
                     if let Some(ev) = s.reader.finish() {
-                        let bytes = format!("data: {}\n\n", ev.data);
-                        s.feed(bytes.as_bytes());
+                        s.on_event(&ev);
                     }
                     if s.decoder.finished() {
                         s.done = true;

@@ -65,6 +65,9 @@ impl Provider {
             .pool_max_idle_per_host(cfg.pool.max_idle_per_host)
             .pool_idle_timeout(cfg.pool.idle_timeout)
             .tcp_nodelay(true)
+            // A redirect would carry x-api-key and configured headers to another host, and
+            // turn the POST into a GET: an LLM API that redirects is answered as it is.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(UA)
             .build()
             .map_err(|e| e.to_string())?;
@@ -90,6 +93,7 @@ impl Provider {
                     pool: Arc::new(H1Pool::new(
                         authority,
                         cfg.pool.max_idle_per_host,
+                        cfg.pool.idle_timeout,
                         cfg.timeouts.connect,
                     )),
                     host,
@@ -163,7 +167,7 @@ impl Provider {
                 *req.headers_mut() = headers;
                 let (parts, body) = pool.send(req).await.map_err(|e| UpstreamError {
                     message: e.message,
-                    timeout: false,
+                    timeout: e.timeout,
                 })?;
                 Ok(UpstreamResponse {
                     status: parts.status.as_u16(),

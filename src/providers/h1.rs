@@ -13,7 +13,7 @@ use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::Stream;
@@ -28,13 +28,20 @@ type Conn = Connection<TokioIo<TcpStream>, Full<Bytes>>;
 struct Idle {
     tx: SendRequest<Full<Bytes>>,
     conn: Conn,
+    since: Instant,
 }
+
+/// A reused connection that fails this soon after the request went out, with no byte of
+/// answer, was closed by the server while idle (it never read the request): resend once.
+/// A later failure may mean the server read it and died while generating: no resend.
+const STALE_WINDOW: Duration = Duration::from_millis(250);
 
 /// Idle connections to one `host:port`.
 pub(crate) struct H1Pool {
     authority: String,
     idle: Mutex<Vec<Idle>>,
     max_idle: usize,
+    idle_timeout: Duration,
     connect_timeout: Duration,
 }
 
@@ -42,6 +49,8 @@ pub(crate) struct H1Pool {
 #[derive(Debug)]
 pub(crate) struct SendError {
     pub message: String,
+    /// It was the connect timeout.
+    pub timeout: bool,
 }
 
 /// A connection taken from the pool for one request.
@@ -53,11 +62,17 @@ struct Lease {
 }
 
 impl H1Pool {
-    pub(crate) fn new(authority: String, max_idle: usize, connect_timeout: Duration) -> Self {
+    pub(crate) fn new(
+        authority: String,
+        max_idle: usize,
+        idle_timeout: Duration,
+        connect_timeout: Duration,
+    ) -> Self {
         Self {
             authority,
             idle: Mutex::new(Vec::new()),
             max_idle,
+            idle_timeout,
             connect_timeout,
         }
     }
@@ -67,8 +82,9 @@ impl H1Pool {
         loop {
             let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
             let Some(mut i) = idle else { break };
-            // A connection the server closed while idle: its future completes when polled.
-            if i.tx.is_closed() || poll_once(&mut i.conn) {
+            // Idle too long (`pool.idle_timeout`), or closed by the server while idle (its
+            // future completes when polled): drop it.
+            if i.since.elapsed() > self.idle_timeout || i.tx.is_closed() || poll_once(&mut i.conn) {
                 continue;
             }
             return Ok(Lease {
@@ -82,7 +98,10 @@ impl H1Pool {
     }
 
     async fn connect(&self) -> Result<Lease, SendError> {
-        let fail = |message: String| SendError { message };
+        let fail = |message: String| SendError {
+            message,
+            timeout: false,
+        };
         let tcp =
             match tokio::time::timeout(self.connect_timeout, TcpStream::connect(&self.authority))
                 .await
@@ -118,6 +137,7 @@ impl H1Pool {
             v.push(Idle {
                 tx: lease.tx,
                 conn: lease.conn,
+                since: Instant::now(),
             });
         }
     }
@@ -129,20 +149,23 @@ impl H1Pool {
         req: http::Request<Full<Bytes>>,
     ) -> Result<(http::response::Parts, H1Body), SendError> {
         let lease = self.checkout().await?;
-        let retry = lease.reused.then(|| clone_request(&req));
+        // Bodies are `Bytes`: keeping a copy for a resend costs a reference count.
+        let copy = lease.reused.then(|| clone_request(&req));
         match exchange(lease, req).await {
             Ok((parts, body, lease)) => Ok((parts, H1Body::new(body, lease, self.clone()))),
-            Err((e, true)) => match retry {
-                Some(req) => {
-                    let lease = self.connect().await?;
-                    exchange(lease, req)
-                        .await
-                        .map(|(parts, body, lease)| (parts, H1Body::new(body, lease, self.clone())))
-                        .map_err(|(e, _)| e)
-                }
-                None => Err(e),
-            },
-            Err((e, false)) => Err(e),
+            Err(Failed { error, resend }) => {
+                let again = match resend {
+                    Resend::Unsent(req) => Some(*req),
+                    Resend::Stale => copy,
+                    Resend::No => None,
+                };
+                let Some(req) = again else { return Err(error) };
+                let lease = self.connect().await?;
+                exchange(lease, req)
+                    .await
+                    .map(|(parts, body, lease)| (parts, H1Body::new(body, lease, self.clone())))
+                    .map_err(|f| f.error)
+            }
         }
     }
 }
@@ -161,13 +184,27 @@ fn clone_request(req: &http::Request<Full<Bytes>>) -> http::Request<Full<Bytes>>
     r
 }
 
+/// Whether a failed request may go out again on a fresh connection.
+enum Resend {
+    /// hyper never wrote it: always safe.
+    Unsent(Box<http::Request<Full<Bytes>>>),
+    /// A reused connection failed at once, with no answer: the server had closed it.
+    Stale,
+    No,
+}
+
+struct Failed {
+    error: SendError,
+    resend: Resend,
+}
+
 /// Drive the connection and the response future together until the head arrives.
-/// On error, says whether the request may be resent (a reused connection that was closed).
 async fn exchange(
     mut lease: Lease,
     req: http::Request<Full<Bytes>>,
-) -> Result<(http::response::Parts, Incoming, Lease), (SendError, bool)> {
-    let mut fut = std::pin::pin!(lease.tx.send_request(req));
+) -> Result<(http::response::Parts, Incoming, Lease), Failed> {
+    let sent_at = Instant::now();
+    let mut fut = std::pin::pin!(lease.tx.try_send_request(req));
     let res = poll_fn(|cx| {
         if !lease.conn_done && Pin::new(&mut lease.conn).poll(cx).is_ready() {
             lease.conn_done = true;
@@ -180,18 +217,19 @@ async fn exchange(
             let (parts, body) = resp.into_parts();
             Ok((parts, body, lease))
         }
-        Err(e) => {
-            // On a reused connection, a failure before any byte of the answer (closed, reset,
-            // broken pipe) means the server had closed it while idle and never read the
-            // request: send it again on a fresh connection, once. (A fresh connection's
-            // failure is reported; the next route entry may take over.)
-            let resend = lease.reused;
-            Err((
-                SendError {
-                    message: format!("request failed: {e}"),
+        Err(mut e) => {
+            let resend = match e.take_message() {
+                Some(req) => Resend::Unsent(Box::new(req)),
+                None if lease.reused && sent_at.elapsed() < STALE_WINDOW => Resend::Stale,
+                None => Resend::No,
+            };
+            Err(Failed {
+                error: SendError {
+                    message: format!("request failed: {}", e.error()),
+                    timeout: false,
                 },
                 resend,
-            ))
+            })
         }
     }
 }

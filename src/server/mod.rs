@@ -50,7 +50,10 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
     let mut app = Router::new();
     for prefix in ["/v1", ""] {
         app = app
-            .route(&format!("{prefix}/chat/completions"), post(openai::chat_completions))
+            .route(
+                &format!("{prefix}/chat/completions"),
+                post(openai::chat_completions),
+            )
             .route(&format!("{prefix}/completions"), post(openai::completions))
             .route(&format!("{prefix}/embeddings"), post(openai::embeddings))
             .route(&format!("{prefix}/models"), get(openai::list_models))

@@ -13,7 +13,8 @@ use crate::router::RequestFacts;
 
 #[derive(Deserialize)]
 struct Peek<'a> {
-    #[serde(borrow)]
+    /// Kept even when it is `null`, so that the target's model replaces it in place.
+    #[serde(borrow, default, deserialize_with = "raw_even_null")]
     model: Option<&'a RawValue>,
     #[serde(borrow)]
     stream: Option<&'a RawValue>,
@@ -27,6 +28,13 @@ struct Peek<'a> {
     prompt: Option<&'a RawValue>,
     #[serde(borrow)]
     input: Option<&'a RawValue>,
+}
+
+/// serde maps `null` to `None` for an `Option`; this keeps it as the raw `null`.
+fn raw_even_null<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
 }
 
 /// What the body says, and where its `model` value sits.
@@ -51,13 +59,18 @@ pub(crate) fn peek(endpoint: Endpoint, body: &[u8]) -> Result<Peeked, String> {
         .map_err(|e| format!("the request body is not valid JSON: {e}"))?;
     let (model, model_span) = match p.model {
         None => (None, None),
-        Some(raw) if raw.get() == "null" => (None, None),
         Some(raw) => {
-            let name: String = serde_json::from_str(raw.get())
-                .map_err(|_| "`model` must be a string, e.g. \"auto\" or an alias".to_string())?;
             // The raw value borrows from `body`: its offset is its address minus the body's.
             let start = raw.get().as_ptr() as usize - body.as_ptr() as usize;
-            (Some(name), Some(start..start + raw.get().len()))
+            let span = Some(start..start + raw.get().len());
+            if raw.get() == "null" {
+                (None, span)
+            } else {
+                let name: String = serde_json::from_str(raw.get()).map_err(|_| {
+                    "`model` must be a string, e.g. \"auto\" or an alias".to_string()
+                })?;
+                (Some(name), span)
+            }
         }
     };
     let stream = p.stream.is_some_and(|r| r.get() == "true");
@@ -127,6 +140,18 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             r#"{ "z_first": 1, "model" : "qwen2.5:7b", "messages": [{"role":"user","content":"hi \"x\""}], "extra": {"a": [1,2]} }"#
+        );
+    }
+
+    #[test]
+    fn a_null_model_is_replaced_in_place() {
+        let body = br#"{"model": null, "messages": []}"#;
+        let p = peek(Endpoint::ChatCompletions, body).unwrap();
+        assert_eq!(p.facts.model, None);
+        let out = with_model(body, p.model_span.as_ref(), "m");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"model": "m", "messages": []}"#
         );
     }
 

@@ -73,7 +73,9 @@ fn merge_usage(into: &mut Usage, u: &Value) {
     let cache_read = n("cache_read_input_tokens");
     let cache_write = n("cache_creation_input_tokens");
     if let Some(input) = n("input_tokens") {
-        into.input_tokens = input + cache_read.unwrap_or(0) + cache_write.unwrap_or(0);
+        into.input_tokens = input
+            .saturating_add(cache_read.unwrap_or(0))
+            .saturating_add(cache_write.unwrap_or(0));
     }
     if let Some(v) = cache_read {
         into.cache_read_tokens = v;
