@@ -75,6 +75,9 @@ fn rows(cfg: &Config) -> Vec<(String, String)> {
             r.push((k("models"), format!("[{}]", p.models.join(", "))));
         }
         r.push((k("discover_models"), p.discover_models.to_string()));
+        if let Some((path, _)) = &p.ca_cert {
+            r.push((k("ca_cert"), path.display().to_string()));
+        }
         r.push((k("timeouts.connect"), dur(p.timeouts.connect)));
         r.push((k("timeouts.first_byte"), dur(p.timeouts.first_byte)));
         r.push((k("timeouts.idle"), dur(p.timeouts.idle)));

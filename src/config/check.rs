@@ -293,8 +293,28 @@ impl Checker<'_> {
                 );
             }
         }
+        let ca_cert = raw.ca_cert.as_ref().and_then(|path| {
+            let at = format!("{key}.ca_cert");
+            match std::fs::read(path) {
+                Ok(pem) => match reqwest::Certificate::from_pem_bundle(&pem) {
+                    Ok(certs) if !certs.is_empty() => Some((path.into(), pem)),
+                    _ => {
+                        self.error(
+                            &at,
+                            &format!("`{path}` holds no PEM certificate (-----BEGIN CERTIFICATE-----)"),
+                        );
+                        None
+                    }
+                },
+                Err(e) => {
+                    self.error(&at, &format!("cannot read `{path}`: {e}"));
+                    None
+                }
+            }
+        });
         let dp = Pool::default();
         Some(ProviderConfig {
+            ca_cert,
             kind: raw.kind,
             base_url,
             api_key,

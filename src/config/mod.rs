@@ -62,6 +62,8 @@ pub struct ProviderConfig {
     /// Anthropic needs `max_tokens`; used when an OpenAI-format request has none.
     pub default_max_tokens: u32,
     pub pass_client_key: bool,
+    /// Extra trusted CA certificates (PEM), and the file they came from.
+    pub ca_cert: Option<(std::path::PathBuf, Vec<u8>)>,
 }
 
 impl fmt::Debug for ProviderConfig {

@@ -42,6 +42,8 @@ pub(crate) struct RawProvider {
     pub default_max_tokens: Option<u32>,
     #[serde(default)]
     pub pass_client_key: bool,
+    /// A PEM file of extra CA certificates trusted for this provider's https URL.
+    pub ca_cert: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -60,7 +60,13 @@ const UA: &str = concat!("lodestar/", env!("CARGO_PKG_VERSION"));
 
 impl Provider {
     pub(crate) fn new(cfg: ProviderConfig) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if let Some((path, pem)) = &cfg.ca_cert {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            builder = builder.tls_certs_merge(certs);
+        }
+        let client = builder
             .connect_timeout(cfg.timeouts.connect)
             .pool_max_idle_per_host(cfg.pool.max_idle_per_host)
             .pool_idle_timeout(cfg.pool.idle_timeout)

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod proxy;
+pub mod tls;
 pub mod upstream;
 mod upstream_anthropic;
 mod upstream_exchange;
