@@ -352,3 +352,18 @@ fn completions_and_help_are_there() {
         "{help}"
     );
 }
+
+#[test]
+fn a_taken_port_is_a_clear_error_not_a_crash() {
+    let home = support::temp_dir("taken");
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = holder.local_addr().unwrap().to_string();
+    let out = lodestar(&home)
+        .args(["serve", "--listen", &addr])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
+    assert!(err.contains("--listen"), "{err}");
+}
