@@ -109,10 +109,13 @@ impl H1Pool {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => return Err(fail(format!("connection failed: {e}"))),
                 Err(_) => {
-                    return Err(fail(format!(
-                        "connection failed: no answer within {} (timeouts.connect)",
-                        humantime::format_duration(self.connect_timeout)
-                    )));
+                    return Err(SendError {
+                        message: format!(
+                            "connection failed: no answer within {} (timeouts.connect)",
+                            humantime::format_duration(self.connect_timeout)
+                        ),
+                        timeout: true,
+                    });
                 }
             };
         let _ = tcp.set_nodelay(true);
