@@ -96,16 +96,9 @@ impl Engine {
 
         let app = router(state);
         let stop = cancel.clone();
-        // Streams are many small writes: without TCP_NODELAY, Nagle + delayed ACK hold each
-        // chunk for ~40 ms.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
+        let conns = tracker.clone();
         tracker.spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned());
-            if let Err(e) = serve.await {
-                tracing::error!(error = %e, "the HTTP server stopped");
-            }
+            serve_http1(listener, app, stop, conns).await;
         });
 
         let (p, c, stop) = (providers.clone(), catalog.clone(), cancel.clone());
@@ -164,4 +157,41 @@ impl EngineHandle {
             tracing::warn!("in-flight requests did not finish within the shutdown grace period");
         }
     }
+}
+
+/// Accept connections and serve HTTP/1.1 on each (hyper's own http1 server: no protocol
+/// sniffing, no upgrades), until `stop`; connections then finish their in-flight request.
+async fn serve_http1(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    stop: CancellationToken,
+    tasks: TaskTracker,
+) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let (tcp, _) = tokio::select! {
+            _ = stop.cancelled() => break,
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        // Streams are many small writes: without TCP_NODELAY, Nagle + delayed ACK hold each
+        // chunk for ~40 ms.
+        let _ = tcp.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let conn = hyper::server::conn::http1::Builder::new()
+            .serve_connection(hyper_util::rt::TokioIo::new(tcp), service);
+        let conn = graceful.watch(conn);
+        tasks.spawn(async move {
+            let _ = conn.await;
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
 }
