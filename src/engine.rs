@@ -18,6 +18,8 @@ use crate::server::{AppState, router};
 
 /// How often provider model lists are refreshed.
 const CATALOG_REFRESH: Duration = Duration::from_secs(300);
+/// How long a client may take to send a request head.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long shutdown waits for in-flight answers before cutting them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -186,6 +188,9 @@ async fn serve_http1(
         let _ = tcp.set_nodelay(true);
         let service = hyper_util::service::TowerToHyperService::new(app.clone());
         let conn = hyper::server::conn::http1::Builder::new()
+            // A client that opens a connection and never finishes its request head is dropped.
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
             .serve_connection(hyper_util::rt::TokioIo::new(tcp), service);
         let conn = graceful.watch(conn);
         tasks.spawn(async move {
