@@ -299,3 +299,26 @@ async fn a_streamed_answer_is_relayed_byte_for_byte() {
     assert_eq!(strip(&via), strip(&direct));
     assert_eq!(via.last().unwrap(), "[DONE]");
 }
+
+#[tokio::test]
+async fn a_provider_may_pass_the_clients_own_key_through() {
+    let up = TestUpstream::start().await;
+    let yaml = format!(
+        "providers:\n  mine: {{ kind: openai-compatible, base_url: \"{}/v1\", pass_client_key: true, discover_models: false }}\n",
+        up.url()
+    );
+    let proxy = Proxy::start(&yaml).await;
+    let r = proxy
+        .client
+        .post(format!("{}/v1/chat/completions", proxy.url))
+        .header("authorization", "Bearer users-own-key")
+        .body(chat_body("mine/m", "hi").to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        up.last_request().unwrap().header("authorization"),
+        Some("Bearer users-own-key")
+    );
+}

@@ -36,11 +36,17 @@ pub(crate) struct UpstreamError {
     pub timeout: bool,
 }
 
+/// Plain-http upstreams: the pool and the parts of every request that never change.
+struct H1 {
+    pool: Arc<H1Pool>,
+    /// Request targets (path and query), indexed by `Endpoint::slot`.
+    paths: [http::Uri; 3],
+    /// Everything but the body: auth, configured headers, host, user agent, content type.
+    headers: HeaderMap,
+}
+
 enum Transport {
-    H1 {
-        pool: Arc<H1Pool>,
-        host: HeaderValue,
-    },
+    H1(Box<H1>),
     Tls,
 }
 
@@ -50,7 +56,7 @@ pub(crate) struct Provider {
     /// For https upstreams and for model listing.
     pub client: reqwest::Client,
     transport: Transport,
-    /// Parsed once: chat completions, completions, embeddings.
+    /// Parsed once, indexed by `Endpoint::slot`.
     urls: [reqwest::Url; 3],
     /// Auth and configured headers, built once.
     headers: HeaderMap,
@@ -77,12 +83,7 @@ impl Provider {
             .user_agent(UA)
             .build()
             .map_err(|e| e.to_string())?;
-        let urls = [
-            Endpoint::ChatCompletions,
-            Endpoint::Completions,
-            Endpoint::Embeddings,
-        ]
-        .map(|ep| endpoint_url(&cfg, ep));
+        let urls = Endpoint::ALL.map(|ep| endpoint_url(&cfg, ep));
         let urls = match urls {
             [Ok(a), Ok(b), Ok(c)] => [a, b, c],
             [Err(e), ..] | [_, Err(e), _] | [.., Err(e)] => return Err(e),
@@ -95,15 +96,27 @@ impl Provider {
                 let authority = format!("{host}:{port}");
                 let host = HeaderValue::from_str(&authority)
                     .map_err(|e| format!("bad host in {base}: {e}"))?;
-                Transport::H1 {
+                let mut headers = auth_headers(&cfg, cfg.api_key.as_ref().map(|s| s.expose()))?;
+                headers.insert(HOST, host);
+                headers.insert(USER_AGENT, HeaderValue::from_static(UA));
+                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                let path = |u: &reqwest::Url| -> Result<http::Uri, String> {
+                    let p = match u.query() {
+                        Some(q) => format!("{}?{q}", u.path()),
+                        None => u.path().to_string(),
+                    };
+                    p.parse().map_err(|e| format!("bad upstream path {p}: {e}"))
+                };
+                Transport::H1(Box::new(H1 {
                     pool: Arc::new(H1Pool::new(
                         authority,
                         cfg.pool.max_idle_per_host,
                         cfg.pool.idle_timeout,
                         cfg.timeouts.connect,
                     )),
-                    host,
-                }
+                    paths: [path(&urls[0])?, path(&urls[1])?, path(&urls[2])?],
+                    headers,
+                }))
             }
             _ => Transport::Tls,
         };
@@ -127,11 +140,7 @@ impl Provider {
     }
 
     fn url(&self, ep: Endpoint) -> &reqwest::Url {
-        match ep {
-            Endpoint::ChatCompletions => &self.urls[0],
-            Endpoint::Completions => &self.urls[1],
-            Endpoint::Embeddings => &self.urls[2],
-        }
+        &self.urls[ep.slot()]
     }
 
     /// POST `body` (JSON) to `ep`. Returns at the response head; the body streams after.
@@ -147,31 +156,39 @@ impl Provider {
             Some(k) if self.cfg.api_key.is_none() && self.cfg.pass_client_key => Some(k),
             _ => None,
         };
-        let mut headers = match pass {
-            Some(k) => auth_headers(&self.cfg, Some(k)).map_err(|message| UpstreamError {
-                message,
-                timeout: false,
-            })?,
-            None => self.headers.clone(),
-        };
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        let url = self.url(ep);
-        match &self.transport {
-            Transport::H1 { pool, host } => {
-                headers.insert(HOST, host.clone());
-                headers.insert(USER_AGENT, HeaderValue::from_static(UA));
-                let path = match url.query() {
-                    Some(q) => format!("{}?{q}", url.path()),
-                    None => url.path().to_string(),
-                };
-                let mut req = http::Request::new(Full::new(Bytes::from(body)));
-                *req.method_mut() = http::Method::POST;
-                *req.uri_mut() = path.parse().map_err(|e| UpstreamError {
-                    message: format!("bad upstream path {path}: {e}"),
+        let passed = match pass {
+            Some(k) => Some(
+                auth_headers(&self.cfg, Some(k)).map_err(|message| UpstreamError {
+                    message,
                     timeout: false,
-                })?;
-                *req.headers_mut() = headers;
-                let (parts, body) = pool.send(req).await.map_err(|e| UpstreamError {
+                })?,
+            ),
+            None => None,
+        };
+        match &self.transport {
+            Transport::H1(h1) => {
+                let H1 {
+                    pool,
+                    paths,
+                    headers,
+                } = &**h1;
+                let uri = &paths[ep.slot()];
+                let body = Bytes::from(body);
+                // Built on demand: once, or twice when a stale connection forces a resend.
+                let make = || {
+                    let mut req = http::Request::new(Full::new(body.clone()));
+                    *req.method_mut() = http::Method::POST;
+                    *req.uri_mut() = uri.clone();
+                    let mut h = headers.clone();
+                    if let Some(p) = &passed {
+                        for (k, v) in p {
+                            h.insert(k.clone(), v.clone());
+                        }
+                    }
+                    *req.headers_mut() = h;
+                    req
+                };
+                let (parts, body) = pool.send(make).await.map_err(|e| UpstreamError {
                     message: e.message,
                     timeout: e.timeout,
                 })?;
@@ -182,9 +199,11 @@ impl Provider {
                 })
             }
             Transport::Tls => {
+                let mut headers = passed.unwrap_or_else(|| self.headers.clone());
+                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
                 let mut resp = self
                     .client
-                    .post(url.clone())
+                    .post(self.url(ep).clone())
                     .headers(headers)
                     .timeout(total)
                     .body(body)

@@ -149,17 +149,15 @@ impl H1Pool {
     /// answer starts is retried once on a fresh one (see `exchange`).
     pub(crate) async fn send(
         self: &Arc<Self>,
-        req: http::Request<Full<Bytes>>,
+        make: impl Fn() -> http::Request<Full<Bytes>>,
     ) -> Result<(http::response::Parts, H1Body), SendError> {
         let lease = self.checkout().await?;
-        // Bodies are `Bytes`: keeping a copy for a resend costs a reference count.
-        let copy = lease.reused.then(|| clone_request(&req));
-        match exchange(lease, req).await {
+        match exchange(lease, make()).await {
             Ok((parts, body, lease)) => Ok((parts, H1Body::new(body, lease, self.clone()))),
             Err(Failed { error, resend }) => {
                 let again = match resend {
                     Resend::Unsent(req) => Some(*req),
-                    Resend::Stale => copy,
+                    Resend::Stale => Some(make()),
                     Resend::No => None,
                 };
                 let Some(req) = again else { return Err(error) };
@@ -177,14 +175,6 @@ impl H1Pool {
 fn poll_once(conn: &mut Conn) -> bool {
     let mut cx = Context::from_waker(std::task::Waker::noop());
     Pin::new(conn).poll(&mut cx).is_ready()
-}
-
-fn clone_request(req: &http::Request<Full<Bytes>>) -> http::Request<Full<Bytes>> {
-    let mut r = http::Request::new(req.body().clone());
-    *r.method_mut() = req.method().clone();
-    *r.uri_mut() = req.uri().clone();
-    *r.headers_mut() = req.headers().clone();
-    r
 }
 
 /// Whether a failed request may go out again on a fresh connection.

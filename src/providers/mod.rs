@@ -62,6 +62,22 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
+    /// Every endpoint, in `slot` order.
+    pub(crate) const ALL: [Endpoint; 3] = [
+        Endpoint::ChatCompletions,
+        Endpoint::Completions,
+        Endpoint::Embeddings,
+    ];
+
+    /// Index into per-endpoint tables built from `ALL`.
+    pub(crate) fn slot(self) -> usize {
+        match self {
+            Endpoint::ChatCompletions => 0,
+            Endpoint::Completions => 1,
+            Endpoint::Embeddings => 2,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Endpoint::ChatCompletions => "chat.completions",
