@@ -18,6 +18,8 @@ use crate::server::{AppState, router};
 
 /// How often provider model lists are refreshed.
 const CATALOG_REFRESH: Duration = Duration::from_secs(300);
+/// The period of the timer that keeps request timeouts from waking the driver.
+const TIMER_ANCHOR: Duration = Duration::from_millis(500);
 /// How long a client may take to send a request head.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long shutdown waits for in-flight answers before cutting them.
@@ -101,6 +103,20 @@ impl Engine {
         let conns = tracker.clone();
         tracker.spawn(async move {
             serve_http1(listener, app, stop, conns).await;
+        });
+
+        // Tokio's timer wheel wakes the I/O driver (an eventfd write) whenever a new timer is
+        // due sooner than every timer it knows. With no short timer pending, each request's
+        // timeouts did that: one extra syscall and wake-up per request. A timer that is always
+        // due within half a second keeps request timeouts (seconds to minutes) from doing so.
+        let stop = cancel.clone();
+        tracker.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(TIMER_ANCHOR) => {}
+                }
+            }
         });
 
         let (p, c, stop) = (providers.clone(), catalog.clone(), cancel.clone());
