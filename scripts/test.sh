@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what the tests need (the official OpenAI Python SDK, in a
-# virtualenv outside the repo), then runs every test of the workspace.
+# The whole test suite: installs what the tests need (the official OpenAI and Anthropic Python
+# SDKs, in a virtualenv outside the repo; the Claude Code CLI from the npm registry, outside the
+# repo), then runs every test of the workspace.
 # Usage: scripts/test.sh [extra cargo test args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,5 +12,22 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/sdk/requirements.txt
 export LODESTAR_PYTHON="$venv/bin/python"
+
+# Claude Code, pinned: its native binary ships inside the npm package (no Node.js at run time).
+claude_version="2.1.332"
+npm_dir="${LODESTAR_NPM_DIR:-$HOME/.cache/lodestar-npm}"
+if ! command -v npm >/dev/null; then
+  echo "npm is missing: installing Debian's nodejs and npm" >&2
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq nodejs npm >/dev/null
+fi
+installed="$(cat "$npm_dir/node_modules/@anthropic-ai/claude-code/package.json" 2>/dev/null \
+  | sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' | head -1)"
+if [ "$installed" != "$claude_version" ] || [ ! -x "$npm_dir/node_modules/.bin/claude" ]; then
+  mkdir -p "$npm_dir"
+  npm install --prefix "$npm_dir" --no-audit --no-fund --loglevel=error \
+    "@anthropic-ai/claude-code@$claude_version" >/dev/null
+fi
+export LODESTAR_CLAUDE="$npm_dir/node_modules/.bin/claude"
 
 cargo test --workspace "$@"

@@ -142,16 +142,23 @@ async fn anthropic_refusals_come_back_as_openai_errors() {
 }
 
 #[tokio::test]
-async fn content_the_hub_cannot_carry_yet_is_refused_clearly() {
+async fn content_anthropic_cannot_carry_is_refused_clearly() {
     let (up, proxy) = setup().await;
     let body = json!({"model": "sonnet", "messages": [{"role": "user", "content": [
         {"type": "text", "text": "what is this?"},
-        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
+        {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}
     ]}]});
     let r = proxy.chat(body).await;
     assert_eq!(r.status(), 400);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"]["param"], "messages[0].content[1]");
+    assert_eq!(v["error"]["code"], "untranslatable");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("input_audio")
+    );
     assert_eq!(up.calls(), 0);
 }
 
@@ -160,7 +167,7 @@ async fn content_one_entry_cannot_carry_goes_to_the_next_entry() {
     let (up, proxy) = setup().await;
     let body = json!({"model": "mixed", "messages": [{"role": "user", "content": [
         {"type": "text", "text": "what is this?"},
-        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
+        {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}
     ]}]});
     let r = proxy.chat(body).await;
     assert_eq!(r.status(), 200);
@@ -168,6 +175,6 @@ async fn content_one_entry_cannot_carry_goes_to_the_next_entry() {
     assert_eq!(
         up.calls(),
         1,
-        "nothing was sent to the entry that cannot carry images"
+        "nothing was sent to the entry that cannot carry audio"
     );
 }

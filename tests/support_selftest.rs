@@ -3,6 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
+// Tools, thinking, caching, images and count_tokens: the translation-hub behaviours.
+#[path = "support/selftest_hub.rs"]
+mod hub;
 
 use std::time::{Duration, Instant};
 

@@ -34,6 +34,7 @@ pub struct Config {
     /// In file order.
     pub aliases: Vec<Alias>,
     pub routing: Routing,
+    pub translation: Translation,
     /// 1-based line of each dotted key that the file set (absent: a default).
     pub lines: HashMap<String, usize>,
 }
@@ -64,6 +65,14 @@ pub struct ProviderConfig {
     pub pass_client_key: bool,
     /// Extra trusted CA certificates (PEM), and the file they came from.
     pub ca_cert: Option<(std::path::PathBuf, Vec<u8>)>,
+    /// The upstream takes Anthropic's `/v1/messages` itself (always for `kind: anthropic`).
+    pub messages_native: bool,
+}
+
+/// How requests are translated between API formats (`translation:`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Translation {
+    pub on_unsupported: crate::translate::OnUnsupported,
 }
 
 impl fmt::Debug for ProviderConfig {
@@ -141,6 +150,28 @@ pub struct Alias {
     pub name: String,
     pub route: Vec<Target>,
     pub description: Option<String>,
+    /// More model names (`*` wildcards) that select this alias.
+    pub matches: Vec<String>,
+}
+
+/// Whether `name` fits `pattern`, where `*` matches any run of characters.
+pub(crate) fn glob_match(pattern: &str, name: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or("");
+    let Some(mut rest) = name.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        return rest.is_empty();
+    };
+    for p in middle {
+        match rest.find(p) {
+            Some(i) => rest = &rest[i + p.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
 }
 
 /// One `provider/model` entry.
@@ -275,8 +306,13 @@ impl Config {
         self.providers.iter().find(|p| p.name == name)
     }
 
+    /// The alias named `name`, else the first (in file order) whose `match:` fits it.
     pub fn alias(&self, name: &str) -> Option<&Alias> {
-        self.aliases.iter().find(|a| a.name == name)
+        self.aliases.iter().find(|a| a.name == name).or_else(|| {
+            self.aliases
+                .iter()
+                .find(|a| a.matches.iter().any(|p| glob_match(p, name)))
+        })
     }
 
     /// Where a dotted key's value came from, for `config check`.

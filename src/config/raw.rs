@@ -44,6 +44,24 @@ pub(crate) struct RawProvider {
     pub pass_client_key: bool,
     /// A PEM file of extra CA certificates trusted for this provider's https URL.
     pub ca_cert: Option<String>,
+    /// Whether the upstream takes Anthropic's `/v1/messages` itself.
+    pub messages_api: Option<MessagesApi>,
+}
+
+/// How Anthropic-format requests reach a provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum MessagesApi {
+    /// Passed through untouched to the provider's `/v1/messages`.
+    Native,
+    /// Translated to the provider's own format.
+    Translate,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTranslation {
+    pub on_unsupported: Option<crate::translate::OnUnsupported>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -72,6 +90,9 @@ pub(crate) struct RawPool {
 pub(crate) struct RawAlias {
     pub route: Vec<String>,
     pub description: Option<String>,
+    /// More model names that select this alias; `*` matches any run of characters.
+    #[serde(default, rename = "match")]
+    pub match_names: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

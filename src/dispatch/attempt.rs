@@ -6,14 +6,14 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderValue};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::stream::{Limits, relay_messages_as_chat, relay_openai};
+use super::stream::{Limits, relay_passthrough, relay_translated};
 use super::{Answer, Failure, FailureKind, ProxyCall};
 use crate::config::Target;
-use crate::providers::{Provider, UpstreamResponse, UpstreamStream, Wire};
+use crate::providers::{Endpoint, Provider, ProviderKind, UpstreamResponse, UpstreamStream, Wire};
 use crate::server::with_model;
-use crate::translate::{TranslateError, chat, messages};
+use crate::translate::{Format, Lossy, TargetInfo, TranslateError, error_message, tokens};
 
 /// Response headers not passed on: hop-by-hop, or recomputed by our server.
 const DROP_HEADERS: &[&str] = &[
@@ -30,30 +30,115 @@ const DROP_HEADERS: &[&str] = &[
     "set-cookie",
 ];
 
+/// How one attempt carries the request to its provider.
+#[derive(Debug, Clone, Copy)]
+enum Plan {
+    /// Forwarded as the client sent it (model spliced), answered as the upstream wrote it.
+    Pass { upstream: Endpoint, client: Format },
+    /// Translated through the hub both ways.
+    Translate { client: Format, upstream: Format },
+}
+
+fn plan(ep: Endpoint, provider: &Provider) -> Result<Plan, TranslateError> {
+    let wire = provider.kind().wire();
+    let client = if ep.is_anthropic() {
+        Format::Messages
+    } else {
+        Format::Chat
+    };
+    Ok(match (ep, wire) {
+        (Endpoint::Messages, _) if provider.cfg.messages_native => Plan::Pass {
+            upstream: ep,
+            client,
+        },
+        (Endpoint::Messages, Wire::OpenAi) => Plan::Translate {
+            client,
+            upstream: Format::Chat,
+        },
+        (Endpoint::ChatCompletions, Wire::AnthropicMessages) => Plan::Translate {
+            client,
+            upstream: Format::Messages,
+        },
+        (
+            Endpoint::ChatCompletions | Endpoint::Completions | Endpoint::Embeddings,
+            Wire::OpenAi,
+        ) => Plan::Pass {
+            upstream: ep,
+            client,
+        },
+        (_, _) => {
+            return Err(TranslateError::new(
+                "model",
+                format!(
+                    "provider `{}` ({}) cannot serve {}",
+                    provider.name(),
+                    provider.kind(),
+                    ep.as_str()
+                ),
+            ));
+        }
+    })
+}
+
+/// The answer of one attempt, and what translation left out on the way.
+pub(super) struct Attempted {
+    pub answer: Answer,
+    pub dropped: Vec<String>,
+}
+
 pub(super) async fn run(
     provider: &Provider,
     target: &Target,
     call: &ProxyCall,
-) -> Result<Answer, Failure> {
-    let wire = provider.kind().wire();
-    // Only translation needs the request as a tree; pass-through splices the model in.
+) -> Result<Attempted, Failure> {
+    let plan = plan(call.endpoint, provider).map_err(Failure::Translate)?;
+    let mut dropped = Vec::new();
     let mut include_usage = false;
-    let body = match wire {
-        Wire::OpenAi => with_model(&call.body, call.model_span.as_ref(), &target.model),
-        Wire::AnthropicMessages => {
-            let map: serde_json::Map<String, Value> = serde_json::from_slice(&call.body)
-                .map_err(|e| Failure::Translate(TranslateError::new("", e.to_string())))?;
-            let conv = chat::parse_request(&map).map_err(Failure::Translate)?;
+    let mut input_estimate = 0;
+    let (upstream_ep, body, extra) = match plan {
+        // Pass-through splices the model in; only translation needs the request as a tree.
+        Plan::Pass { upstream, .. } => (
+            upstream,
+            with_model(&call.body, call.model_span.as_ref(), &target.model),
+            if upstream == Endpoint::Messages {
+                &call.native_headers
+            } else {
+                &*NO_HEADERS
+            },
+        ),
+        Plan::Translate { client, upstream } => {
+            let conv = call.conversation(client).map_err(Failure::Translate)?;
             include_usage = conv.params.include_usage;
-            let req = messages::request_json(&conv, &target.model, provider.cfg.default_max_tokens);
-            req.to_string().into_bytes()
+            if call.stream && upstream == Format::Chat && client == Format::Messages {
+                input_estimate = tokens::estimate(conv).tokens;
+            }
+            let mut lossy = Lossy::new(call.on_unsupported);
+            let info = TargetInfo {
+                strict_openai: provider.kind() == ProviderKind::OpenAi,
+                default_max_tokens: provider.cfg.default_max_tokens,
+            };
+            let req = upstream
+                .build_request(conv, &target.model, info, &mut lossy)
+                .map_err(Failure::Translate)?;
+            dropped = lossy.dropped;
+            let ep = match upstream {
+                Format::Chat => Endpoint::ChatCompletions,
+                Format::Messages => Endpoint::Messages,
+            };
+            (ep, req.to_string().into_bytes(), &*NO_HEADERS)
         }
     };
 
     let t = provider.cfg.timeouts;
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + t.total;
-    let send = provider.send(call.endpoint, body, call.client_key.as_deref(), t.total);
+    let send = provider.send(
+        upstream_ep,
+        body,
+        call.client_key.as_deref(),
+        extra,
+        t.total,
+    );
     // A JSON answer's head comes only once the whole answer is generated: `total` bounds it.
     let head_wait = if call.stream { t.first_byte } else { t.total };
     let mut resp = match tokio::time::timeout(head_wait, send).await {
@@ -73,8 +158,12 @@ pub(super) async fn run(
         Err(_) => return Err(total_timeout(t.total)),
     };
 
+    let (client_format, upstream_format) = match plan {
+        Plan::Pass { client, .. } => (client, client),
+        Plan::Translate { client, upstream } => (client, upstream),
+    };
     if !(200..300).contains(&resp.status) {
-        return Err(classify_error(resp, wire).await);
+        return Err(classify_error(resp, upstream_format, client_format).await);
     }
     let status = resp.status;
     for name in DROP_HEADERS {
@@ -107,22 +196,32 @@ pub(super) async fn run(
             idle: t.idle,
             deadline,
         };
-        let (headers, make): (_, Box<dyn FnOnce(_) -> _ + Send>) = match wire {
-            Wire::OpenAi => (
+        let (headers, make): (_, Box<dyn FnOnce(_) -> _ + Send>) = match plan {
+            Plan::Pass { client, .. } => (
                 headers,
-                Box::new(move |end| relay_openai(first, upstream, limits, end)),
+                Box::new(move |end| relay_passthrough(first, upstream, limits, client, end)),
             ),
-            Wire::AnthropicMessages => (
-                sse_headers(),
-                Box::new(move |end| {
-                    relay_messages_as_chat(first, upstream, limits, include_usage, end)
-                }),
-            ),
+            Plan::Translate {
+                client,
+                upstream: from,
+            } => {
+                let decoder = from.decoder();
+                let encoder = client.encoder(include_usage, input_estimate);
+                (
+                    sse_headers(),
+                    Box::new(move |end| {
+                        relay_translated(first, upstream, limits, decoder, encoder, client, end)
+                    }),
+                )
+            }
         };
-        return Ok(Answer::Stream {
-            status,
-            headers,
-            make,
+        return Ok(Attempted {
+            answer: Answer::Stream {
+                status,
+                headers,
+                make,
+            },
+            dropped,
         });
     }
 
@@ -137,30 +236,35 @@ pub(super) async fn run(
         }
         Err(_) => return Err(total_timeout(t.total)),
     };
-    match wire {
-        Wire::OpenAi => Ok(Answer::Full {
+    let answer = match plan {
+        Plan::Pass { .. } => Answer::Full {
             status,
             headers,
             body,
-        }),
-        Wire::AnthropicMessages => {
+        },
+        Plan::Translate { client, upstream } => {
             let reply = serde_json::from_slice::<Value>(&body)
                 .ok()
-                .and_then(|v| messages::parse_reply(&v))
+                .and_then(|v| upstream.parse_reply(&v))
                 .ok_or_else(|| Failure::Retryable {
-                    why: "the upstream's answer is not a Messages API response".into(),
+                    why: format!(
+                        "the upstream's answer is not a {} response",
+                        upstream.name()
+                    ),
                     retry_after: None,
                     kind: FailureKind::Other,
                 })?;
-            let json = chat::reply_to_json(&reply);
-            Ok(Answer::Full {
+            Answer::Full {
                 status,
                 headers: json_headers(),
-                body: Bytes::from(json.to_string()),
-            })
+                body: Bytes::from(client.build_reply(&reply).to_string()),
+            }
         }
-    }
+    };
+    Ok(Attempted { answer, dropped })
 }
+
+static NO_HEADERS: std::sync::LazyLock<HeaderMap> = std::sync::LazyLock::new(HeaderMap::new);
 
 /// A whole body: the single chunk itself when there is one (no copy), else the chunks joined.
 async fn collect(mut s: UpstreamStream) -> Result<Bytes, String> {
@@ -226,7 +330,7 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// A non-2xx answer: retryable (the entry is at fault) or refused (the request is).
-async fn classify_error(resp: UpstreamResponse, wire: Wire) -> Failure {
+async fn classify_error(resp: UpstreamResponse, upstream: Format, client: Format) -> Failure {
     let status = resp.status;
     let ra = retry_after(&resp.headers);
     // The error body is small; don't let a slow one hold up the fallback.
@@ -238,13 +342,7 @@ async fn classify_error(resp: UpstreamResponse, wire: Wire) -> Failure {
     let parsed = serde_json::from_slice::<Value>(&body).ok();
     let message = parsed
         .as_ref()
-        .and_then(|v| {
-            v.get("error")
-                .and_then(|e| e.get("message").or(Some(e)))
-                .and_then(Value::as_str)
-                .map(String::from)
-                .or_else(|| messages::error_message(v))
-        })
+        .and_then(error_message)
         .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(200).collect());
     let retryable = matches!(status, 401 | 403 | 404 | 408 | 429) || status >= 500;
     if retryable {
@@ -263,17 +361,10 @@ async fn classify_error(resp: UpstreamResponse, wire: Wire) -> Failure {
             kind,
         };
     }
-    let body = match wire {
-        Wire::OpenAi if parsed.as_ref().is_some_and(|v| v.get("error").is_some()) => body,
-        Wire::OpenAi | Wire::AnthropicMessages => {
-            let v = json!({"error": {
-                "message": message,
-                "type": "invalid_request_error",
-                "param": null,
-                "code": null,
-            }});
-            Bytes::from(v.to_string())
-        }
+    // The client's own dialect: as the upstream wrote it when the formats agree, else rebuilt.
+    let body = match parsed {
+        Some(v) if upstream == client && client.is_error_body(&v) => body,
+        _ => Bytes::from(client.error_body(status, &message).to_string()),
     };
     Failure::Refused { status, body }
 }

@@ -22,20 +22,45 @@ use bytes::Bytes;
 
 use crate::config::Target;
 use crate::providers::{Endpoint, Providers};
-use crate::translate::TranslateError;
+use crate::translate::{Conversation, Format, OnUnsupported, TranslateError};
+use reqwest::header::HeaderMap;
+use std::sync::OnceLock;
 
 pub(crate) use stream::{ClientStream, StreamEnd, StreamOutcome};
 
 /// One client request, ready to send to any target.
 pub(crate) struct ProxyCall {
     pub endpoint: Endpoint,
-    /// The body as the client sent it (OpenAI format).
+    /// The body as the client sent it, in the endpoint's format.
     pub body: Bytes,
     /// Where its `model` value is, so each attempt splices in its own model.
     pub model_span: Option<std::ops::Range<usize>>,
     pub stream: bool,
     /// The client's own key; forwarded only to providers with `pass_client_key`.
     pub client_key: Option<String>,
+    /// Headers a native Messages upstream gets from the client (`anthropic-version`,
+    /// `anthropic-beta`).
+    pub native_headers: HeaderMap,
+    /// What translation does with a feature the target lacks.
+    pub on_unsupported: OnUnsupported,
+    /// The body read into the hub, once, by the first attempt that translates.
+    pub conv: OnceLock<Result<Conversation, TranslateError>>,
+}
+
+impl ProxyCall {
+    /// The request as a hub conversation (parsed on first use; fallbacks reuse it).
+    pub(crate) fn conversation(&self, format: Format) -> Result<&Conversation, TranslateError> {
+        self.conv
+            .get_or_init(|| {
+                let map: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_slice(&self.body).map_err(|e| {
+                        TranslateError::new("", format!("the body is not a JSON object: {e}"))
+                    })?;
+                format.parse_request(&map)
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
 }
 
 /// The answer from the target that succeeded.
@@ -67,6 +92,8 @@ pub(crate) struct Dispatched {
     /// Failed tries before the one that answered.
     pub failed: Vec<AttemptRecord>,
     pub ttfb: Duration,
+    /// Features translation left out (`x-lodestar-dropped`).
+    pub dropped: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -154,12 +181,13 @@ impl Dispatcher {
                     continue;
                 };
                 match attempt::run(provider, target, call).await {
-                    Ok(answer) => {
+                    Ok(attempt::Attempted { answer, dropped }) => {
                         return Ok(Dispatched {
                             target: target.clone(),
                             answer,
                             failed,
                             ttfb: start.elapsed(),
+                            dropped,
                         });
                     }
                     Err(Failure::Retryable {

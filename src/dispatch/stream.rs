@@ -9,9 +9,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt, stream};
 
-use crate::translate::chat::{ChatStreamEncoder, error_frame};
-use crate::translate::messages::MessagesStreamDecoder;
-use crate::translate::sse::SseReader;
+use crate::translate::sse::{SseEvent, SseReader};
+use crate::translate::{Decoder, Encoder, Format, StreamEvent};
 
 /// What the client's body is made of.
 pub(crate) type ClientStream = Pin<Box<dyn Stream<Item = Result<Bytes, Infallible>> + Send>>;
@@ -83,11 +82,13 @@ async fn next_within(s: &mut UpstreamStream, limits: Limits) -> Option<Result<By
     }
 }
 
-/// Pass an OpenAI-format SSE body through untouched, `first` chunk already read.
-pub(crate) fn relay_openai(
+/// Pass an SSE body through untouched, `first` chunk already read; a failure after it ends the
+/// stream with `client`'s error event.
+pub(crate) fn relay_passthrough(
     first: Bytes,
     rest: UpstreamStream,
     limits: Limits,
+    client: Format,
     end: StreamEnd,
 ) -> ClientStream {
     struct S {
@@ -114,7 +115,7 @@ pub(crate) fn relay_openai(
             Some(Err(msg)) => {
                 s.done = true;
                 s.end.set(StreamOutcome::Failed(msg.clone()));
-                Some((Ok(Bytes::from(error_frame(&msg))), s))
+                Some((Ok(Bytes::from(client.error_event(&msg))), s))
             }
             None => {
                 s.end.set(StreamOutcome::Complete);
@@ -124,12 +125,17 @@ pub(crate) fn relay_openai(
     }))
 }
 
-/// Translate an Anthropic Messages SSE body into Chat Completions SSE, `first` chunk already read.
-pub(crate) fn relay_messages_as_chat(
+/// Translate an upstream SSE body event by event (`decoder` reads the upstream's format,
+/// `encoder` writes the client's), `first` chunk already read. Each upstream read is
+/// translated and sent before the next is awaited, so the client sees every event as soon as
+/// it is complete.
+pub(crate) fn relay_translated(
     first: Bytes,
     rest: UpstreamStream,
     limits: Limits,
-    include_usage: bool,
+    decoder: Decoder,
+    encoder: Encoder,
+    client: Format,
     end: StreamEnd,
 ) -> ClientStream {
     struct S {
@@ -137,8 +143,9 @@ pub(crate) fn relay_messages_as_chat(
         end: StreamEnd,
         first: Option<Bytes>,
         reader: SseReader,
-        decoder: MessagesStreamDecoder,
-        encoder: ChatStreamEncoder,
+        decoder: Decoder,
+        encoder: Encoder,
+        client: Format,
         out: VecDeque<Bytes>,
         done: bool,
     }
@@ -148,20 +155,37 @@ pub(crate) fn relay_messages_as_chat(
                 self.on_event(&ev);
             }
         }
-        fn on_event(&mut self, ev: &crate::translate::sse::SseEvent) {
-            for hub in self.decoder.decode(ev) {
-                if let crate::translate::StreamEvent::Error { message } = &hub {
-                    self.done = true;
-                    self.end.set(StreamOutcome::Failed(message.clone()));
+        fn on_event(&mut self, ev: &SseEvent) {
+            let hub = self.decoder.decode(ev);
+            self.emit(hub);
+        }
+        fn emit(&mut self, hub: Vec<StreamEvent>) {
+            // One client write per upstream read: the frames of all its events together.
+            let mut batch = String::new();
+            for e in hub {
+                match &e {
+                    StreamEvent::Error { message } => {
+                        self.done = true;
+                        self.end.set(StreamOutcome::Failed(message.clone()));
+                    }
+                    StreamEvent::Finish { .. } => {
+                        self.done = true;
+                        self.end.set(StreamOutcome::Complete);
+                    }
+                    _ => {}
                 }
-                for frame in self.encoder.encode(hub) {
-                    self.out.push_back(Bytes::from(frame));
+                for frame in self.encoder.encode(e) {
+                    batch.push_str(&frame);
                 }
+            }
+            if !batch.is_empty() {
+                self.out.push_back(Bytes::from(batch));
             }
         }
         fn fail(&mut self, msg: String) {
             self.done = true;
-            self.out.push_back(Bytes::from(error_frame(&msg)));
+            self.out
+                .push_back(Bytes::from(self.client.error_event(&msg)));
             self.end.set(StreamOutcome::Failed(msg));
         }
     }
@@ -170,8 +194,9 @@ pub(crate) fn relay_messages_as_chat(
         end,
         first: Some(first),
         reader: SseReader::default(),
-        decoder: MessagesStreamDecoder::default(),
-        encoder: ChatStreamEncoder::new(include_usage),
+        decoder,
+        encoder,
+        client,
         out: VecDeque::new(),
         done: false,
     };
@@ -194,11 +219,16 @@ pub(crate) fn relay_messages_as_chat(
                     if let Some(ev) = s.reader.finish() {
                         s.on_event(&ev);
                     }
-                    if s.decoder.finished() {
-                        s.done = true;
-                        s.end.set(StreamOutcome::Complete);
-                    } else if !s.done {
-                        s.fail("the upstream stream ended without message_stop".into());
+                    if !s.done {
+                        let owed = s.decoder.end_of_body();
+                        s.emit(owed);
+                    }
+                    if !s.done {
+                        s.fail(
+                            "the upstream stream ended before its final event; the answer is \
+                             incomplete"
+                                .into(),
+                        );
                     }
                 }
             }

@@ -40,7 +40,7 @@ pub(crate) struct UpstreamError {
 struct H1 {
     pool: Arc<H1Pool>,
     /// Request targets (path and query), indexed by `Endpoint::slot`.
-    paths: [http::Uri; 3],
+    paths: [http::Uri; 5],
     /// Everything but the body: auth, configured headers, host, user agent, content type.
     headers: HeaderMap,
 }
@@ -57,7 +57,7 @@ pub(crate) struct Provider {
     pub client: reqwest::Client,
     transport: Transport,
     /// Parsed once, indexed by `Endpoint::slot`.
-    urls: [reqwest::Url; 3],
+    urls: [reqwest::Url; 5],
     /// Auth and configured headers, built once.
     headers: HeaderMap,
 }
@@ -83,11 +83,13 @@ impl Provider {
             .user_agent(UA)
             .build()
             .map_err(|e| e.to_string())?;
-        let urls = Endpoint::ALL.map(|ep| endpoint_url(&cfg, ep));
-        let urls = match urls {
-            [Ok(a), Ok(b), Ok(c)] => [a, b, c],
-            [Err(e), ..] | [_, Err(e), _] | [.., Err(e)] => return Err(e),
-        };
+        let mut parsed = Vec::with_capacity(Endpoint::ALL.len());
+        for ep in Endpoint::ALL {
+            parsed.push(endpoint_url(&cfg, ep)?);
+        }
+        let urls: [reqwest::Url; 5] = parsed
+            .try_into()
+            .map_err(|_| "internal: endpoint table size".to_string())?;
         let base = &urls[0];
         let transport = match (base.scheme(), base.host_str()) {
             ("http", Some(host)) => {
@@ -114,7 +116,13 @@ impl Provider {
                         cfg.pool.idle_timeout,
                         cfg.timeouts.connect,
                     )),
-                    paths: [path(&urls[0])?, path(&urls[1])?, path(&urls[2])?],
+                    paths: [
+                        path(&urls[0])?,
+                        path(&urls[1])?,
+                        path(&urls[2])?,
+                        path(&urls[3])?,
+                        path(&urls[4])?,
+                    ],
                     headers,
                 }))
             }
@@ -143,13 +151,15 @@ impl Provider {
         &self.urls[ep.slot()]
     }
 
-    /// POST `body` (JSON) to `ep`. Returns at the response head; the body streams after.
+    /// POST `body` (JSON) to `ep`, with `extra` headers (the client's `anthropic-beta`, …).
+    /// Returns at the response head; the body streams after.
     /// `client_key` is sent only when the provider has no key and `pass_client_key` is set.
     pub(crate) async fn send(
         &self,
         ep: Endpoint,
         body: Vec<u8>,
         client_key: Option<&str>,
+        extra: &HeaderMap,
         total: Duration,
     ) -> Result<UpstreamResponse, UpstreamError> {
         let pass = match client_key {
@@ -185,6 +195,9 @@ impl Provider {
                             h.insert(k.clone(), v.clone());
                         }
                     }
+                    for (k, v) in extra {
+                        h.insert(k.clone(), v.clone());
+                    }
                     *req.headers_mut() = h;
                     req
                 };
@@ -201,6 +214,9 @@ impl Provider {
             Transport::Tls => {
                 let mut headers = passed.unwrap_or_else(|| self.headers.clone());
                 headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                for (k, v) in extra {
+                    headers.insert(k.clone(), v.clone());
+                }
                 let mut resp = self
                     .client
                     .post(self.url(ep).clone())
@@ -279,7 +295,10 @@ fn auth_headers(cfg: &ProviderConfig, key: Option<&str>) -> Result<HeaderMap, St
 fn endpoint_url(cfg: &ProviderConfig, ep: Endpoint) -> Result<reqwest::Url, String> {
     let base = &cfg.base_url;
     let url = match cfg.kind.wire() {
-        Wire::AnthropicMessages => format!("{base}/v1/messages"),
+        Wire::AnthropicMessages => match ep {
+            Endpoint::CountTokens => format!("{base}/v1/messages/count_tokens"),
+            _ => format!("{base}/v1/messages"),
+        },
         Wire::OpenAi => {
             let root = match cfg.kind {
                 ProviderKind::Ollama => format!("{base}/v1"),
@@ -291,6 +310,8 @@ fn endpoint_url(cfg: &ProviderConfig, ep: Endpoint) -> Result<reqwest::Url, Stri
                 Endpoint::ChatCompletions => "chat/completions",
                 Endpoint::Completions => "completions",
                 Endpoint::Embeddings => "embeddings",
+                Endpoint::Messages => "messages",
+                Endpoint::CountTokens => "messages/count_tokens",
             };
             format!("{root}/{path}")
         }

@@ -59,14 +59,20 @@ pub enum Endpoint {
     ChatCompletions,
     Completions,
     Embeddings,
+    /// Anthropic's `/v1/messages`.
+    Messages,
+    /// Anthropic's `/v1/messages/count_tokens`.
+    CountTokens,
 }
 
 impl Endpoint {
     /// Every endpoint, in `slot` order.
-    pub(crate) const ALL: [Endpoint; 3] = [
+    pub(crate) const ALL: [Endpoint; 5] = [
         Endpoint::ChatCompletions,
         Endpoint::Completions,
         Endpoint::Embeddings,
+        Endpoint::Messages,
+        Endpoint::CountTokens,
     ];
 
     /// Index into per-endpoint tables built from `ALL`.
@@ -75,6 +81,8 @@ impl Endpoint {
             Endpoint::ChatCompletions => 0,
             Endpoint::Completions => 1,
             Endpoint::Embeddings => 2,
+            Endpoint::Messages => 3,
+            Endpoint::CountTokens => 4,
         }
     }
 
@@ -83,7 +91,14 @@ impl Endpoint {
             Endpoint::ChatCompletions => "chat.completions",
             Endpoint::Completions => "completions",
             Endpoint::Embeddings => "embeddings",
+            Endpoint::Messages => "messages",
+            Endpoint::CountTokens => "messages.count_tokens",
         }
+    }
+
+    /// Whether the client speaks Anthropic's format here (errors answer in its dialect).
+    pub fn is_anthropic(self) -> bool {
+        matches!(self, Endpoint::Messages | Endpoint::CountTokens)
     }
 }
 
@@ -107,7 +122,10 @@ impl ProviderKind {
                 Some("Anthropic has no embeddings API")
             }
             (ProviderKind::OpenAi | ProviderKind::OpenAiCompatible | ProviderKind::Ollama, _)
-            | (ProviderKind::Anthropic, Endpoint::ChatCompletions) => None,
+            | (
+                ProviderKind::Anthropic,
+                Endpoint::ChatCompletions | Endpoint::Messages | Endpoint::CountTokens,
+            ) => None,
         }
     }
 }

@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::dispatch::DispatchError;
+use crate::providers::Endpoint;
 use crate::router::RouteError;
 
 /// An error answer. The message says what happened and what to do; it never carries a key.
@@ -101,6 +102,26 @@ impl From<DispatchError> for ApiError {
                 message: format!("{target} refused the request"),
             },
         }
+    }
+}
+
+impl ApiError {
+    /// The Anthropic error body (`{type: error, error: {type, message}}`).
+    pub(crate) fn anthropic_body(&self) -> String {
+        crate::translate::messages::error_body(self.status.as_u16(), &self.message).to_string()
+    }
+
+    /// The answer in the dialect of the endpoint the client called.
+    pub(crate) fn into_response_for(self, endpoint: Endpoint) -> Response {
+        if !endpoint.is_anthropic() {
+            return self.into_response();
+        }
+        let mut r = (self.status, self.anthropic_body()).into_response();
+        r.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        r
     }
 }
 

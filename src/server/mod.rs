@@ -1,4 +1,5 @@
-//! HTTP front. One file per endpoint family; errors become the client's dialect in `error.rs`.
+//! HTTP front. One file per endpoint family (`openai.rs`, `anthropic.rs`) over the shared proxy
+//! path (`proxy.rs`); errors become the client's dialect in `error.rs`.
 //!
 //! Layer order (outermost first), written once here:
 //! 1. no middleware: a disabled layer should cost nothing, and the proxy handlers read the body
@@ -8,10 +9,12 @@
 //!
 //! Must not decide routes (`router`) or talk to upstreams (`dispatch`).
 
+mod anthropic;
 mod error;
 mod health;
 mod openai;
 mod peek;
+mod proxy;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,6 +59,11 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             )
             .route(&format!("{prefix}/completions"), post(openai::completions))
             .route(&format!("{prefix}/embeddings"), post(openai::embeddings))
+            .route(&format!("{prefix}/messages"), post(anthropic::messages))
+            .route(
+                &format!("{prefix}/messages/count_tokens"),
+                post(anthropic::count_tokens),
+            )
             .route(&format!("{prefix}/models"), get(openai::list_models))
             .route(&format!("{prefix}/models/{{*id}}"), get(openai::get_model));
     }

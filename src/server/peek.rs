@@ -28,6 +28,9 @@ struct Peek<'a> {
     prompt: Option<&'a RawValue>,
     #[serde(borrow)]
     input: Option<&'a RawValue>,
+    /// Anthropic's system prompt (counted for `prompt_tokens_over` rules).
+    #[serde(borrow)]
+    system: Option<&'a RawValue>,
 }
 
 /// serde maps `null` to `None` for an `Option`; this keeps it as the raw `null`.
@@ -76,7 +79,10 @@ pub(crate) fn peek(endpoint: Endpoint, body: &[u8]) -> Result<Peeked, String> {
     let stream = p.stream.is_some_and(|r| r.get() == "true");
     let mut chars = 0usize;
     let mut has_images = false;
-    for raw in [p.messages, p.prompt, p.input].into_iter().flatten() {
+    for raw in [p.messages, p.prompt, p.input, p.system]
+        .into_iter()
+        .flatten()
+    {
         let text = raw.get();
         // An estimate for routing: JSON punctuation counts too, as does a long base64 image.
         chars += text.len();

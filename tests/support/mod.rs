@@ -12,6 +12,7 @@ pub mod upstream;
 mod upstream_anthropic;
 mod upstream_exchange;
 mod upstream_openai;
+mod upstream_script;
 
 use std::path::{Path, PathBuf};
 

@@ -1,11 +1,38 @@
 //! A fake LLM upstream for integration tests: one real HTTP server on `127.0.0.1:0` that speaks
 //! OpenAI (`/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/models`), Ollama's
-//! native listing routes (`/api/tags`, `/api/ps`, `/`) and Anthropic Messages (`/v1/messages`).
-//! It answers deterministically — `"echo: " + <last user text>` — and misbehaves when the
-//! request's `model` asks it to.
+//! native listing routes (`/api/tags`, `/api/ps`, `/`) and Anthropic Messages (`/v1/messages`,
+//! `/v1/messages/count_tokens`). It answers deterministically — `"echo: " + <last user text>` —
+//! and misbehaves when the request's `model` asks it to.
 //!
-//! This file owns the server, its handle and its counters; `upstream_exchange.rs` the knobs and
-//! the answer, `upstream_openai.rs` and `upstream_anthropic.rs` the wire shapes.
+//! This file owns the server, its handle and its counters; `upstream_exchange.rs` the knobs,
+//! `upstream_script.rs` the answer, `upstream_openai.rs` and `upstream_anthropic.rs` the wire
+//! shapes.
+//!
+//! Chat answers (`/v1/chat/completions`, `/v1/messages`), in this order of precedence:
+//!
+//! 1. **Tool results.** A request that ends in tool results (OpenAI: trailing `role: tool`
+//!    messages; Anthropic: `tool_result` blocks in the last, user, message) gets the text
+//!    `tool results: ID=CONTENT; ID=CONTENT`, in the order given (`ID` the `tool_call_id` /
+//!    `tool_use_id`, `CONTENT` the string or text parts joined by spaces; Anthropic's
+//!    `is_error: true` appends ` (error)` after its CONTENT).
+//! 2. **Tool calls.** Lines `call: NAME {ARGS_JSON}` (ARGS a JSON object on that line) in the
+//!    last user message's text make the answer one tool call per line, in order, and no text:
+//!    OpenAI `tool_calls` (ids `call_<N>_<i>`, `arguments` compact JSON, finish_reason
+//!    `tool_calls`); Anthropic `tool_use` blocks (ids `toolu_<N>_<i>`, stop_reason `tool_use`).
+//!    Streamed, each call is a header (OpenAI: `{index, id, type, function: {name,
+//!    arguments: ""}}`; Anthropic: content_block_start with `input: {}`) and its arguments in 3
+//!    fragments (`function.arguments` / `input_json_delta`). `N` is the request's id number.
+//! 3. **Echo.** `echo: <last user text>`, plus ` [images: K]` when the last user message has K
+//!    image parts (OpenAI `image_url`, Anthropic `image`).
+//!
+//! OpenAI chat streams open with a `{role: assistant, content: ""}` chunk for plain text; when
+//! the answer has reasoning or tool calls the first delta itself carries `role: assistant,
+//! content: null` instead, as OpenAI sends tool calls.
+//!
+//! Token counts are words: input = words of every message's text, Anthropic's `system`, tool
+//! results, tool calls' names and compact arguments, and the `tools` definitions' names and
+//! descriptions (at least 1; `/v1/messages/count_tokens` answers the same number); output =
+//! words of the reasoning, the text, and each tool call's name and arguments.
 //!
 //! Knobs are `+`-joined tokens anywhere in the model string (`m+slow_stream_200+chunks_5`);
 //! anything else is just the model name:
@@ -17,18 +44,30 @@
 //! | `fail_CODE_once` | only the first request with this exact model string fails |
 //! | `slow_first_byte_MS` | sleep MS before the response headers |
 //! | `slow_stream_MS` | sleep MS between streamed steps (see below) |
-//! | `chunks_N` | the answer is exactly N content chunks `"c0"`, `" c1"`, … |
+//! | `chunks_N` | a text answer (echo or tool results) is exactly N content chunks `"c0"`, `" c1"`, … |
 //! | `drop_mid_stream` | streams send 2 content chunks, then the connection is aborted |
+//! | `error_mid_stream` | streams send 2 content chunks, then an in-band error (Anthropic `event: error` with `overloaded_error`; OpenAI `data: {"error": {…, "type": "server_error"}}`, no `[DONE]`) and end cleanly (counted as completed) |
+//! | `think` | reasoning first: `thinking about: <last user text>` (or `<the tool results answer>`); OpenAI `message.reasoning_content` / `delta.reasoning_content` (2 chunks) and `completion_tokens_details.reasoning_tokens`; Anthropic a first `thinking` block with `signature` `sig-<N>-` + 40 chars (streamed: 2 `thinking_delta`, 1 `signature_delta`) |
+//! | `cached_N` | usage reports N cached prompt tokens on top of the prompt's words: Anthropic `cache_read_input_tokens: N` (`input_tokens` excludes them); OpenAI `prompt_tokens_details.cached_tokens: N` (`prompt_tokens` includes them) |
 //! | `hang` | never answer (a dropped request counts as cancelled) |
 //! | `no_model` | 404 `model_not_found`, as Ollama answers for an unknown model |
 //!
 //! A stream is a list of steps sent with `slow_stream_MS` between them: the opening events
-//! (OpenAI chat's role chunk; Anthropic's message_start + content_block_start + ping), one step
-//! per content chunk, then the closing events (finish chunk, usage chunk, `[DONE]`) as one step.
+//! (OpenAI chat's role chunk, when there is one; Anthropic's message_start + first
+//! content_block_start + ping), one
+//! step per delta (content, reasoning, tool-call or signature chunk; Anthropic's block stops and
+//! later block starts ride with the next delta), then the closing events (finish chunk, usage
+//! chunk, `[DONE]`; or the last content_block_stop, message_delta, message_stop) as one step.
+//! `drop_mid_stream` and `error_mid_stream` count any such delta as a "content chunk".
 //!
-//! Every POST is recorded (path, lowercased headers, JSON body); streams are counted as completed
-//! or cancelled (dropped by the client before their end), so tests assert on what the proxy sent
-//! and whether it hung up. Nothing here blocks: counters are atomics, waits use a `Notify`.
+//! `/v1/messages` and `/v1/messages/count_tokens` reject requests without `anthropic-version`,
+//! and without `x-api-key` unless [`TestUpstream::anthropic_key_optional`] was called (local
+//! servers such as Ollama and llama.cpp take no key). The request-level knobs (`fail_*`,
+//! `slow_first_byte_MS`, `hang`, `no_model`) apply to every POST, `count_tokens` included.
+//!
+//! Every POST is recorded (path, lowercased headers, JSON body, raw body bytes); streams are
+//! counted as completed or cancelled (dropped by the client before their end), so tests assert
+//! on what the proxy sent and whether it hung up. Nothing here blocks: counters are atomics, waits use a `Notify`.
 //! The `wait_*` timeouts run on tokio's clock, so under `start_paused` time they can expire
 //! while real TCP is still in flight; pass them generous timeouts or use a running clock.
 #![allow(dead_code)]
@@ -40,7 +79,7 @@ use std::{
     pin::pin,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicU64, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -76,6 +115,8 @@ pub struct Recorded {
     pub headers: Vec<(String, String)>,
     /// The JSON body, or `Value::Null` when it was not JSON.
     pub body: Value,
+    /// The body exactly as it arrived.
+    pub raw: Bytes,
 }
 
 impl Recorded {
@@ -159,6 +200,12 @@ impl TestUpstream {
         if let Some(closed) = self.listener_closed.take() {
             let _ = closed.await;
         }
+    }
+
+    /// From now on `/v1/messages` (and `count_tokens`) accept requests without `x-api-key`,
+    /// as local servers do; `anthropic-version` stays required.
+    pub fn anthropic_key_optional(&self) {
+        self.shared.key_optional.store(true, Ordering::SeqCst);
     }
 
     /// Total POST requests received (any path).
@@ -269,6 +316,8 @@ pub(super) struct Shared {
     /// Notified on every recorded request and every finished or cancelled stream.
     changed: Notify,
     next_id: AtomicU64,
+    /// [`TestUpstream::anthropic_key_optional`] was called.
+    key_optional: AtomicBool,
 }
 
 #[derive(Default)]
@@ -288,6 +337,7 @@ impl Shared {
             connections: AtomicUsize::new(0),
             changed: Notify::new(),
             next_id: AtomicU64::new(1),
+            key_optional: AtomicBool::new(false),
         }
     }
 
@@ -303,12 +353,18 @@ impl Shared {
         self.log().per_model.get(model).copied().unwrap_or(0)
     }
 
-    /// A fresh id suffix for `chatcmpl-…` / `msg_…` ids.
+    /// Whether Anthropic routes accept a request without `x-api-key`.
+    pub(super) fn key_optional(&self) -> bool {
+        self.key_optional.load(Ordering::SeqCst)
+    }
+
+    /// A fresh id suffix for `chatcmpl-…` / `msg_…` ids (also the `N` of tool-call ids and
+    /// thinking signatures).
     pub(super) fn next_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    pub(super) fn record(&self, path: &str, headers: &HeaderMap, body: &Value) {
+    pub(super) fn record(&self, path: &str, headers: &HeaderMap, body: &Value, raw: &Bytes) {
         let headers = headers
             .iter()
             .map(|(k, v)| {
@@ -325,6 +381,7 @@ impl Shared {
                 path: path.to_string(),
                 headers,
                 body: body.clone(),
+                raw: raw.clone(),
             });
         }
         self.changed.notify_waiters();
@@ -385,6 +442,10 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/completions", post(upstream_openai::completions))
         .route("/v1/embeddings", post(upstream_openai::embeddings))
         .route("/v1/messages", post(upstream_anthropic::messages))
+        .route(
+            "/v1/messages/count_tokens",
+            post(upstream_anthropic::count_tokens),
+        )
         .route("/v1/models", get(upstream_openai::models))
         .route("/api/tags", get(upstream_openai::ollama_tags))
         .route("/api/ps", get(upstream_openai::ollama_ps))
@@ -403,7 +464,7 @@ async fn no_route(
 ) -> Response {
     if method == Method::POST {
         let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-        shared.record(uri.path(), &headers, &body);
+        shared.record(uri.path(), &headers, &body, &raw);
     } else {
         shared.record_get(uri.path());
     }

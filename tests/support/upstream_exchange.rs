@@ -1,7 +1,8 @@
 //! The life of one POST in the fake upstream, shared by both dialects: what the model string's
-//! knobs ask for, recording and forced failures ([`begin`]), the deterministic answer text and
-//! the SSE body that streams it. Endpoint shapes live in `upstream_openai.rs` and
-//! `upstream_anthropic.rs`; the server and its counters in `upstream.rs`.
+//! knobs ask for, recording and forced failures ([`begin`]) and the SSE body that streams an
+//! answer. The answer itself is decided in `upstream_script.rs`; endpoint shapes live in
+//! `upstream_openai.rs` and `upstream_anthropic.rs`; the server and its counters in
+//! `upstream.rs`.
 #![allow(dead_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -29,8 +30,12 @@ pub(super) struct Knobs {
     pub(super) stream_delay: Option<Duration>,
     pub(super) chunks: Option<usize>,
     pub(super) drop_mid_stream: bool,
+    pub(super) error_mid_stream: bool,
     pub(super) hang: bool,
     pub(super) no_model: bool,
+    pub(super) think: bool,
+    /// `cached_N`: usage reports N cached prompt tokens on top of the prompt's words.
+    pub(super) cached: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -51,11 +56,15 @@ impl Knobs {
                 knobs.stream_delay = Some(d);
             } else if let Some(n) = token.strip_prefix("chunks_").and_then(|n| n.parse().ok()) {
                 knobs.chunks = Some(n);
+            } else if let Some(n) = token.strip_prefix("cached_").and_then(|n| n.parse().ok()) {
+                knobs.cached = Some(n);
             } else if let Some(fail) = token.strip_prefix("fail_").and_then(Fail::parse) {
                 knobs.fail = Some(fail);
             } else {
                 match token {
                     "drop_mid_stream" => knobs.drop_mid_stream = true,
+                    "error_mid_stream" => knobs.error_mid_stream = true,
+                    "think" => knobs.think = true,
                     "hang" => knobs.hang = true,
                     "no_model" => knobs.no_model = true,
                     _ => {}
@@ -64,7 +73,19 @@ impl Knobs {
         }
         knobs
     }
+
+    /// How many streamed deltas to send before the stream is cut or errors.
+    pub(super) fn deltas_limit(&self) -> usize {
+        if self.drop_mid_stream || self.error_mid_stream {
+            2
+        } else {
+            usize::MAX
+        }
+    }
 }
+
+/// The message of `error_mid_stream`'s in-band error.
+pub(super) const MID_STREAM_ERROR: &str = "test upstream overloaded";
 
 impl Fail {
     /// `CODE[_raN][_once]`, e.g. `429_ra0_once`.
@@ -155,9 +176,9 @@ pub(super) async fn begin(
     raw: &Bytes,
 ) -> Result<Exchange, Response> {
     let body: Value = serde_json::from_slice(raw).unwrap_or(Value::Null);
-    shared.record(path, headers, &body);
+    shared.record(path, headers, &body, raw);
     let rejection = match dialect {
-        Dialect::Anthropic => upstream_anthropic::auth_rejection(headers),
+        Dialect::Anthropic => upstream_anthropic::auth_rejection(headers, shared.key_optional()),
         Dialect::OpenAi => None,
     };
     if let Some(rejection) = rejection {
@@ -213,90 +234,6 @@ pub(super) async fn begin(
         knobs,
         attempt,
     })
-}
-
-/// The text of a message `content`: a string, or the `text` of its text parts joined by spaces.
-pub(super) fn text_of(content: &Value) -> String {
-    match content {
-        Value::String(s) => s.clone(),
-        Value::Array(parts) => parts
-            .iter()
-            .filter(|p| p.get("type").and_then(Value::as_str).unwrap_or("text") == "text")
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join(" "),
-        _ => String::new(),
-    }
-}
-
-/// The text of the last `role: user` message in `messages`.
-pub(super) fn last_user_text(messages: &Value) -> String {
-    messages
-        .as_array()
-        .and_then(|ms| {
-            ms.iter()
-                .rev()
-                .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
-        })
-        .map(|m| text_of(&m["content"]))
-        .unwrap_or_default()
-}
-
-/// Whitespace-separated words in the text of all `messages` (the prompt token count).
-pub(super) fn words_in_messages(messages: &Value) -> usize {
-    let Some(messages) = messages.as_array() else {
-        return 0;
-    };
-    messages
-        .iter()
-        .map(|m| word_count(&text_of(&m["content"])))
-        .sum()
-}
-
-pub(super) fn word_count(text: &str) -> usize {
-    text.split_whitespace().count()
-}
-
-/// The answer as stream pieces whose concatenation is the whole answer: `chunks_N` gives
-/// `"c0", " c1", …`; otherwise `"echo: " + user_text` split before each word.
-pub(super) fn answer_pieces(knobs: &Knobs, user_text: &str) -> Vec<String> {
-    if let Some(n) = knobs.chunks {
-        return (0..n)
-            .map(|i| {
-                if i == 0 {
-                    "c0".to_string()
-                } else {
-                    format!(" c{i}")
-                }
-            })
-            .collect();
-    }
-    split_words(&format!("echo: {user_text}"))
-}
-
-/// Splits `text` so each piece starts with the whitespace before its word; trailing
-/// whitespace stays on the last piece.
-fn split_words(text: &str) -> Vec<String> {
-    let mut pieces = Vec::new();
-    let mut start = 0;
-    // Where the whitespace after the current piece's last word begins.
-    let mut gap = None;
-    let mut seen_word = false;
-    for (i, ch) in text.char_indices() {
-        if !ch.is_whitespace() {
-            if let Some(gap) = gap.take() {
-                pieces.push(text[start..gap].to_string());
-                start = gap;
-            }
-            seen_word = true;
-        } else if seen_word && gap.is_none() {
-            gap = Some(i);
-        }
-    }
-    if start < text.len() {
-        pieces.push(text[start..].to_string());
-    }
-    pieces
 }
 
 /// One SSE event with only a `data:` line.

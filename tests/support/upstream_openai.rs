@@ -19,14 +19,28 @@ use serde_json::{Value, json};
 use super::upstream::Shared;
 use super::upstream_anthropic;
 use super::upstream_exchange::{
-    CREATED, Dialect, answer_pieces, begin, last_user_text, sse_data, sse_response, text_of,
-    word_count, words_in_messages,
+    CREATED, Dialect, Knobs, MID_STREAM_ERROR, begin, sse_data, sse_response,
 };
+use super::upstream_script::{Plan, Reply, answer_pieces, fragments, text_of, word_count};
 
 type Upstream = State<Arc<Shared>>;
 
 fn usage(prompt: usize, completion: usize) -> Value {
     json!({"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion})
+}
+
+/// Chat usage: `cached_N` adds N to `prompt_tokens` and reports them in
+/// `prompt_tokens_details`; reasoning is reported in `completion_tokens_details`.
+fn chat_usage(plan: &Plan, knobs: &Knobs) -> Value {
+    let cached = knobs.cached.unwrap_or(0);
+    let mut usage = usage(plan.prompt_tokens + cached, plan.output_tokens);
+    if knobs.cached.is_some() {
+        usage["prompt_tokens_details"] = json!({"cached_tokens": cached});
+    }
+    if plan.thinking.is_some() {
+        usage["completion_tokens_details"] = json!({"reasoning_tokens": plan.reasoning_tokens});
+    }
+    usage
 }
 
 fn include_usage(body: &Value) -> bool {
@@ -45,18 +59,39 @@ pub(super) async fn chat_completions(
         Ok(ex) => ex,
         Err(response) => return response,
     };
-    let messages = &ex.body["messages"];
-    let pieces = answer_pieces(&ex.knobs, &last_user_text(messages));
-    let answer = pieces.concat();
-    let usage = usage(words_in_messages(messages).max(1), word_count(&answer));
-    let id = format!("chatcmpl-test{}", shared.next_id());
+    let plan = Plan::new(Dialect::OpenAi, &ex.body, &ex.knobs);
+    let usage = chat_usage(&plan, &ex.knobs);
+    let n = shared.next_id();
+    let id = format!("chatcmpl-test{n}");
     let model = ex.model.clone();
+    let call_id = |i: usize| format!("call_{n}_{i}");
+    let finish = if plan.tool_calls().is_empty() {
+        "stop"
+    } else {
+        "tool_calls"
+    };
     if !ex.wants_stream() {
         ex.attempt.disarm();
+        let mut message = json!({"role": "assistant", "content": plan.text()});
+        if let Some(thinking) = &plan.thinking {
+            message["reasoning_content"] = json!(thinking);
+        }
+        if !plan.tool_calls().is_empty() {
+            let calls: Vec<Value> = plan
+                .tool_calls()
+                .iter()
+                .enumerate()
+                .map(|(i, call)| {
+                    json!({"id": call_id(i), "type": "function",
+                           "function": {"name": call.name, "arguments": call.arguments}})
+                })
+                .collect();
+            message["tool_calls"] = json!(calls);
+        }
         return Json(json!({
             "id": id, "object": "chat.completion", "created": CREATED, "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": answer},
-                         "logprobs": null, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": message, "logprobs": null,
+                         "finish_reason": finish}],
             "usage": usage,
         }))
         .into_response();
@@ -67,20 +102,50 @@ pub(super) async fn chat_completions(
             "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}],
         }))
     };
-    let mut steps = vec![chunk(
-        json!({"role": "assistant", "content": ""}),
-        Value::Null,
-    )];
-    let sent = pieces.len().min(if ex.knobs.drop_mid_stream {
-        2
-    } else {
-        usize::MAX
-    });
-    for piece in &pieces[..sent] {
-        steps.push(chunk(json!({"content": piece}), Value::Null));
+    let mut deltas = Vec::new();
+    if let Some(thinking) = &plan.thinking {
+        for fragment in fragments(thinking, 2) {
+            deltas.push(json!({"reasoning_content": fragment}));
+        }
     }
-    if !ex.knobs.drop_mid_stream {
-        let mut closing = chunk(json!({}), json!("stop"));
+    match &plan.reply {
+        Reply::Text(pieces) => deltas.extend(pieces.iter().map(|p| json!({"content": p}))),
+        Reply::ToolCalls(calls) => {
+            for (i, call) in calls.iter().enumerate() {
+                deltas.push(
+                    json!({"tool_calls": [{"index": i, "id": call_id(i), "type": "function",
+                    "function": {"name": call.name, "arguments": ""}}]}),
+                );
+                for fragment in fragments(&call.arguments, 3) {
+                    deltas.push(json!({"tool_calls": [{"index": i,
+                        "function": {"arguments": fragment}}]}));
+                }
+            }
+        }
+    }
+    let mut steps = Vec::new();
+    match deltas.first_mut() {
+        // Reasoning or tool calls: the first delta names the role, as OpenAI sends tool calls.
+        Some(first) if plan.thinking.is_some() || !plan.tool_calls().is_empty() => {
+            let mut merged = json!({"role": "assistant", "content": null});
+            for (key, value) in first.as_object().into_iter().flatten() {
+                merged[key] = value.clone();
+            }
+            *first = merged;
+        }
+        _ => steps.push(chunk(
+            json!({"role": "assistant", "content": ""}),
+            Value::Null,
+        )),
+    }
+    let knobs = &ex.knobs;
+    deltas.truncate(knobs.deltas_limit());
+    steps.extend(deltas.into_iter().map(|delta| chunk(delta, Value::Null)));
+    if knobs.error_mid_stream {
+        steps.push(sse_data(&json!({"error": {"message": MID_STREAM_ERROR,
+            "type": "server_error", "param": null, "code": null}})));
+    } else if !knobs.drop_mid_stream {
+        let mut closing = chunk(json!({}), json!(finish));
         if include_usage(&ex.body) {
             closing.push_str(&sse_data(&json!({
                 "id": id, "object": "chat.completion.chunk", "created": CREATED, "model": model,
@@ -90,12 +155,7 @@ pub(super) async fn chat_completions(
         closing.push_str("data: [DONE]\n\n");
         steps.push(closing);
     }
-    sse_response(
-        steps,
-        ex.knobs.stream_delay,
-        ex.knobs.drop_mid_stream,
-        ex.attempt,
-    )
+    sse_response(steps, knobs.stream_delay, knobs.drop_mid_stream, ex.attempt)
 }
 
 pub(super) async fn completions(
@@ -136,16 +196,15 @@ pub(super) async fn completions(
             "choices": choices,
         }))
     };
-    let sent = pieces.len().min(if ex.knobs.drop_mid_stream {
-        2
-    } else {
-        usize::MAX
-    });
+    let sent = pieces.len().min(ex.knobs.deltas_limit());
     let mut steps: Vec<String> = pieces[..sent]
         .iter()
         .map(|piece| chunk(json!([choice(piece, Value::Null)])))
         .collect();
-    if !ex.knobs.drop_mid_stream {
+    if ex.knobs.error_mid_stream {
+        steps.push(sse_data(&json!({"error": {"message": MID_STREAM_ERROR,
+            "type": "server_error", "param": null, "code": null}})));
+    } else if !ex.knobs.drop_mid_stream {
         let mut closing = chunk(json!([choice("", json!("stop"))]));
         if include_usage(&ex.body) {
             closing.push_str(&sse_data(&json!({

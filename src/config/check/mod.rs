@@ -16,7 +16,7 @@ use super::{
     Rule, ServerConfig, Target, When,
 };
 
-const TOP_KEYS: &[&str] = &["server", "providers", "models", "routing"];
+const TOP_KEYS: &[&str] = &["server", "providers", "models", "routing", "translation"];
 
 struct Checker<'a> {
     file: String,
@@ -67,7 +67,7 @@ pub(super) fn check(
             c.error(
                 key,
                 &format!(
-                    "unknown top-level key; valid keys are server, providers, models, routing{hint}"
+                    "unknown top-level key; valid keys are server, providers, models, routing, translation{hint}"
                 ),
             );
         }
@@ -87,6 +87,12 @@ pub(super) fn check(
     let providers = c.providers(section("providers"));
     let aliases = c.aliases(section("models"), &providers, &declared_providers);
     let routing = c.routing(section("routing"), &aliases, &declared_aliases);
+    let translation = c
+        .de::<raw::RawTranslation>(section("translation"), "translation")
+        .map(|t| crate::config::Translation {
+            on_unsupported: t.on_unsupported.unwrap_or_default(),
+        })
+        .unwrap_or_default();
 
     if c.errors.is_empty() {
         Ok(Config {
@@ -95,6 +101,7 @@ pub(super) fn check(
             providers,
             aliases,
             routing,
+            translation,
             lines: c.lines,
         })
     } else {
@@ -306,10 +313,19 @@ impl Checker<'_> {
                     ),
                 }
             }
+            for (i, m) in raw.match_names.iter().enumerate() {
+                if m.is_empty() || m.contains('/') {
+                    self.error(
+                        &format!("{key}.match[{i}]"),
+                        "must be a model name (`*` matches anything), without `/`",
+                    );
+                }
+            }
             out.push(Alias {
                 name,
                 route,
                 description: raw.description,
+                matches: raw.match_names,
             });
         }
         out

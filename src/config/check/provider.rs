@@ -1,7 +1,7 @@
 //! Checking one provider: its address, its key (env or keyring, never echoed), timeouts, pool
 //! and extra CA certificates.
 
-use super::super::raw::RawProvider;
+use super::super::raw::{self, RawProvider};
 use super::super::{Pool, ProviderConfig, Secret, Timeouts};
 use super::Checker;
 use crate::providers::ProviderKind;
@@ -33,6 +33,15 @@ impl Checker<'_> {
             }
         };
         let (api_key, key_source) = self.api_key(&key, &raw);
+        if raw.kind == ProviderKind::Anthropic
+            && raw.messages_api == Some(raw::MessagesApi::Translate)
+        {
+            self.error(
+                &format!("{key}.messages_api"),
+                "Anthropic speaks the Messages API itself, so its requests are never translated; \
+                 remove `messages_api`",
+            );
+        }
         if api_key.is_none()
             && raw.kind.requires_key()
             && !raw.pass_client_key
@@ -106,6 +115,11 @@ impl Checker<'_> {
             },
             default_max_tokens: raw.default_max_tokens.unwrap_or(4096),
             pass_client_key: raw.pass_client_key,
+            messages_native: match (raw.kind, raw.messages_api) {
+                (ProviderKind::Anthropic, _) => true,
+                (_, Some(raw::MessagesApi::Native)) => true,
+                (_, _) => false,
+            },
             name,
         })
     }

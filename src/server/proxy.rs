@@ -1,0 +1,245 @@
+//! The proxy path every model endpoint shares: read the body, route, dispatch, answer in the
+//! client's dialect, and log one line when the answer ends.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::{ApiError, AppState, request_id};
+use crate::dispatch::{Answer, DispatchError, ProxyCall, StreamOutcome};
+use crate::events::{Event, RequestSummary};
+use crate::providers::{ANTHROPIC_VERSION, Endpoint};
+use crate::router::{self, RequestFacts, RouteDecision, RouteError};
+
+/// The client's key, from `Authorization: Bearer` or `x-api-key`.
+pub(super) fn client_key(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+        .map(String::from)
+}
+
+/// Everything the request log line needs, filled in as the request goes.
+struct LogLine {
+    id: String,
+    endpoint: Endpoint,
+    requested: String,
+    alias: Option<String>,
+    route: Option<String>,
+    fallbacks: usize,
+    started: Instant,
+    ttfb: Option<Duration>,
+}
+
+impl LogLine {
+    fn emit(&self, status: u16, outcome: &str, events: &tokio::sync::broadcast::Sender<Event>) {
+        let latency = self.started.elapsed();
+        tracing::info!(
+            target: "lodestar::request",
+            id = %self.id,
+            endpoint = self.endpoint.as_str(),
+            model = %self.requested,
+            alias = self.alias.as_deref().unwrap_or("-"),
+            route = self.route.as_deref().unwrap_or("-"),
+            status,
+            outcome,
+            fallbacks = self.fallbacks,
+            latency_ms = ms(latency),
+            ttfb_ms = self.ttfb.map(ms),
+            "request"
+        );
+        if events.receiver_count() > 0 {
+            let _ = events.send(Event::RequestFinished(RequestSummary {
+                id: self.id.clone(),
+                route: self.route.clone(),
+                status,
+                outcome: outcome.to_string(),
+                latency,
+            }));
+        }
+    }
+}
+
+/// Milliseconds with two decimals, for log lines people read.
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e5).round() / 100.0
+}
+
+pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) -> Response {
+    // Take the parts rather than extractors: the `HeaderMap` extractor copies every header.
+    let (parts, body) = req.into_parts();
+    let headers = parts.headers;
+    let id = request_id(&headers);
+    let mut log = LogLine {
+        id: id.clone(),
+        endpoint,
+        requested: String::new(),
+        alias: None,
+        route: None,
+        fallbacks: 0,
+        started: Instant::now(),
+        ttfb: None,
+    };
+    let body = match axum::body::to_bytes(body, super::BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(e) => {
+            let mut err = ApiError::bad_request(format!(
+                "the request body could not be read ({e}); bodies are limited to {} MiB",
+                super::BODY_LIMIT >> 20
+            ));
+            err.status = StatusCode::PAYLOAD_TOO_LARGE;
+            return fail(&s, &log, err);
+        }
+    };
+    let peeked = match super::peek::peek(endpoint, &body) {
+        Ok(p) => p,
+        Err(msg) => return fail(&s, &log, ApiError::bad_request(msg)),
+    };
+    if s.log_bodies {
+        tracing::info!(target: "lodestar::body", id = %id, body = %String::from_utf8_lossy(&body), "request body");
+    }
+    let facts = peeked.facts;
+    log.requested = facts.model.clone().unwrap_or_else(|| "auto".into());
+    let decision = match decide(&s, &facts).await {
+        Ok(d) => d,
+        Err(e) => return fail(&s, &log, e.into()),
+    };
+    log.alias = decision.alias.clone();
+    let call = ProxyCall {
+        endpoint,
+        stream: facts.stream,
+        body,
+        model_span: peeked.model_span,
+        client_key: client_key(&headers),
+        native_headers: native_headers(endpoint, &headers),
+        on_unsupported: s.config.translation.on_unsupported,
+        conv: std::sync::OnceLock::new(),
+    };
+    let dispatched = match s.dispatcher.dispatch(&call, &decision.targets).await {
+        Ok(d) => d,
+        Err(DispatchError::Refused {
+            target,
+            status,
+            body,
+            failed,
+        }) => {
+            log.route = Some(target.to_string());
+            log.fallbacks = failed.len();
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+            log.emit(status.as_u16(), "refused", &s.events);
+            let mut r = (status, body).into_response();
+            set_header(&mut r, "content-type", "application/json");
+            set_header(&mut r, "x-lodestar-route", &target.to_string());
+            set_header(&mut r, "x-request-id", &id);
+            return r;
+        }
+        Err(e) => {
+            if let DispatchError::AllFailed { attempts, .. } = &e {
+                log.fallbacks = attempts.len().saturating_sub(1);
+            }
+            return fail(&s, &log, e.into());
+        }
+    };
+    log.route = Some(dispatched.target.to_string());
+    log.fallbacks = dispatched.failed.len();
+    log.ttfb = Some(dispatched.ttfb);
+    let route = dispatched.target.to_string();
+    let mut resp = match dispatched.answer {
+        Answer::Full {
+            status,
+            headers,
+            body,
+        } => {
+            log.emit(status, "ok", &s.events);
+            let mut r = Response::new(Body::from(body));
+            *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            copy_headers(&mut r, headers);
+            r
+        }
+        Answer::Stream {
+            status,
+            headers,
+            make,
+        } => {
+            let events = s.events.clone();
+            let end = crate::dispatch::StreamEnd::new(move |outcome| {
+                let word = match &outcome {
+                    StreamOutcome::Complete => "ok".to_string(),
+                    StreamOutcome::Failed(why) => format!("failed mid-stream: {why}"),
+                    StreamOutcome::ClientGone => "client disconnected".to_string(),
+                };
+                log.emit(status, &word, &events);
+            });
+            let mut r = Response::new(Body::from_stream(make(end)));
+            *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            copy_headers(&mut r, headers);
+            r
+        }
+    };
+    set_header(&mut resp, "x-lodestar-route", &route);
+    set_header(&mut resp, "x-request-id", &id);
+    if !dispatched.dropped.is_empty() {
+        set_header(
+            &mut resp,
+            "x-lodestar-dropped",
+            &dispatched.dropped.join(", "),
+        );
+    }
+    resp
+}
+
+/// What a native Messages upstream gets from the client: its API version (ours when it sent
+/// none) and its beta flags. Other endpoints forward no client headers.
+fn native_headers(endpoint: Endpoint, headers: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    if endpoint.is_anthropic() {
+        let version = headers
+            .get("anthropic-version")
+            .cloned()
+            .unwrap_or(HeaderValue::from_static(ANTHROPIC_VERSION));
+        out.insert("anthropic-version", version);
+        for v in headers.get_all("anthropic-beta") {
+            out.append("anthropic-beta", v.clone());
+        }
+    }
+    out
+}
+
+/// Route, waiting (bounded) for the first model listing if a bare name is not yet known.
+pub(super) async fn decide(
+    s: &AppState,
+    facts: &RequestFacts,
+) -> Result<RouteDecision, RouteError> {
+    match router::decide(facts, &s.config, s.catalog.as_ref()) {
+        Err(RouteError::UnknownModel { .. }) if !*s.catalog_ready.borrow() => {
+            let mut ready = s.catalog_ready.clone();
+            let _ = tokio::time::timeout(Duration::from_secs(5), ready.wait_for(|r| *r)).await;
+            router::decide(facts, &s.config, s.catalog.as_ref())
+        }
+        other => other,
+    }
+}
+
+fn fail(s: &AppState, log: &LogLine, e: ApiError) -> Response {
+    log.emit(e.status.as_u16(), &e.message, &s.events);
+    let mut r = e.into_response_for(log.endpoint);
+    set_header(&mut r, "x-request-id", &log.id);
+    r
+}
+
+pub(super) fn set_header(r: &mut Response, k: &'static str, v: &str) {
+    if let Ok(v) = HeaderValue::from_str(v) {
+        r.headers_mut().insert(k, v);
+    }
+}
+
+fn copy_headers(r: &mut Response, headers: HeaderMap) {
+    // reqwest and axum share the `http` crate: the map moves over as it is.
+    *r.headers_mut() = headers;
+}

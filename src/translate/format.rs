@@ -1,0 +1,158 @@
+//! The adapters behind one switch: every translation is `parse (from) → hub → build (to)`, so
+//! the callers name two formats and never a pair-specific converter.
+
+use serde_json::{Map, Value};
+
+use super::chat::{self, ChatDialect, ChatStreamDecoder, ChatStreamEncoder};
+use super::messages::{self, MessagesStreamDecoder, MessagesStreamEncoder};
+use super::sse::SseEvent;
+use super::{Conversation, Lossy, Reply, StreamEvent, TranslateError};
+
+/// A wire format the hub speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    Chat,
+    Messages,
+}
+
+/// What a builder needs to know about the upstream it builds for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TargetInfo {
+    /// api.openai.com (stricter than compatible servers).
+    pub strict_openai: bool,
+    /// `max_tokens` for formats that require it when the client sent none.
+    pub default_max_tokens: u32,
+}
+
+impl Format {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Format::Chat => "Chat Completions",
+            Format::Messages => "Anthropic Messages",
+        }
+    }
+
+    pub(crate) fn parse_request(
+        self,
+        body: &Map<String, Value>,
+    ) -> Result<Conversation, TranslateError> {
+        match self {
+            Format::Chat => chat::parse_request(body),
+            Format::Messages => messages::parse_request(body),
+        }
+    }
+
+    pub(crate) fn build_request(
+        self,
+        conv: &Conversation,
+        model: &str,
+        target: TargetInfo,
+        lossy: &mut Lossy,
+    ) -> Result<Value, TranslateError> {
+        match self {
+            Format::Chat => chat::build_request(
+                conv,
+                model,
+                ChatDialect {
+                    strict_openai: target.strict_openai,
+                },
+                lossy,
+            ),
+            Format::Messages => {
+                messages::build_request(conv, model, target.default_max_tokens, lossy)
+            }
+        }
+    }
+
+    pub(crate) fn parse_reply(self, v: &Value) -> Option<Reply> {
+        match self {
+            Format::Chat => chat::parse_reply(v),
+            Format::Messages => messages::parse_reply(v),
+        }
+    }
+
+    pub(crate) fn build_reply(self, reply: &Reply) -> Value {
+        match self {
+            Format::Chat => chat::build_reply(reply),
+            Format::Messages => messages::build_reply(reply),
+        }
+    }
+
+    /// This format's error body for an error of `status`.
+    pub(crate) fn error_body(self, status: u16, message: &str) -> Value {
+        match self {
+            Format::Chat => chat::error_body(status, message),
+            Format::Messages => messages::error_body(status, message),
+        }
+    }
+
+    /// Whether `v` is already an error body of this format.
+    pub(crate) fn is_error_body(self, v: &Value) -> bool {
+        match self {
+            Format::Chat => v.get("error").is_some_and(Value::is_object),
+            Format::Messages => v.get("type").and_then(Value::as_str) == Some("error"),
+        }
+    }
+
+    /// The stream event that ends a broken stream in this format.
+    pub(crate) fn error_event(self, message: &str) -> String {
+        match self {
+            Format::Chat => chat::error_frame(message),
+            Format::Messages => messages::error_event(message),
+        }
+    }
+
+    pub(crate) fn decoder(self) -> Decoder {
+        match self {
+            Format::Chat => Decoder::Chat(ChatStreamDecoder::default()),
+            Format::Messages => Decoder::Messages(MessagesStreamDecoder::default()),
+        }
+    }
+
+    /// `include_usage`: the client asked for a usage chunk (Chat); `input_estimate`: prompt
+    /// tokens for `message_start` when the upstream reports them only at the end (Messages).
+    pub(crate) fn encoder(self, include_usage: bool, input_estimate: u64) -> Encoder {
+        match self {
+            Format::Chat => Encoder::Chat(ChatStreamEncoder::new(include_usage)),
+            Format::Messages => Encoder::Messages(MessagesStreamEncoder::new(input_estimate)),
+        }
+    }
+}
+
+/// Reads an upstream's stream into hub events.
+pub(crate) enum Decoder {
+    Chat(ChatStreamDecoder),
+    Messages(MessagesStreamDecoder),
+}
+
+impl Decoder {
+    pub(crate) fn decode(&mut self, ev: &SseEvent) -> Vec<StreamEvent> {
+        match self {
+            Decoder::Chat(d) => d.decode(ev),
+            Decoder::Messages(d) => d.decode(ev),
+        }
+    }
+
+    /// Events owed at the end of the upstream body (a Chat stream without `[DONE]`).
+    pub(crate) fn end_of_body(&mut self) -> Vec<StreamEvent> {
+        match self {
+            Decoder::Chat(d) => d.end_of_body(),
+            Decoder::Messages(_) => Vec::new(),
+        }
+    }
+}
+
+/// Writes hub events in the client's format.
+pub(crate) enum Encoder {
+    Chat(ChatStreamEncoder),
+    Messages(MessagesStreamEncoder),
+}
+
+impl Encoder {
+    pub(crate) fn encode(&mut self, ev: StreamEvent) -> Vec<String> {
+        match self {
+            Encoder::Chat(e) => e.encode(ev),
+            Encoder::Messages(e) => e.encode(ev),
+        }
+    }
+}
