@@ -436,7 +436,8 @@ pub(crate) fn build_request(
             body.insert("parallel_tool_calls".into(), p.into());
         }
     }
-    if let Some(tc) = &conv.tool_choice {
+    // OpenAI refuses a `tool_choice` without tools.
+    if let Some(tc) = conv.tool_choice.as_ref().filter(|_| !conv.tools.is_empty()) {
         let v = match tc {
             ToolChoice::Auto => json!("auto"),
             ToolChoice::Any => json!("required"),

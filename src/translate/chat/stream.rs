@@ -58,7 +58,12 @@ impl ChatStreamDecoder {
             out.push(StreamEvent::Start {
                 id: str_of(&v, "id").unwrap_or_default().to_string(),
                 model: str_of(&v, "model").unwrap_or_default().to_string(),
-                input_tokens: None,
+                // Servers that report usage on every chunk (vLLM's continuous usage stats) know
+                // the prompt count now; the others leave it to the encoder's estimate.
+                input_tokens: v
+                    .pointer("/usage/prompt_tokens")
+                    .and_then(Value::as_u64)
+                    .filter(|n| *n > 0),
             });
         }
         if let Some(u) = v.get("usage").filter(|u| !u.is_null()) {
