@@ -316,3 +316,58 @@ fn errors_of_similarly_named_providers_are_all_reported() {
     assert!(keys.contains(&"providers.oa"), "{keys:?}");
     assert!(keys.contains(&"providers.oa2.base_url"), "{keys:?}");
 }
+
+#[test]
+fn every_client_page_config_is_valid_and_shown_on_its_page() {
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/clients"));
+    let mut checked = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|x| x != "yaml") {
+            continue;
+        }
+        let c = Config::from_path(&path, &env).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!c.aliases.is_empty(), "{}: no aliases", path.display());
+        let yaml = std::fs::read_to_string(&path).unwrap();
+        let page = std::fs::read_to_string(path.with_extension("md")).unwrap();
+        assert!(
+            page.contains(yaml.trim()),
+            "{} does not show its config exactly",
+            path.with_extension("md").display()
+        );
+        checked.push(path.file_stem().unwrap().to_string_lossy().into_owned());
+    }
+    checked.sort();
+    assert_eq!(
+        checked,
+        ["aider", "claude-code", "continue", "cursor", "zed"]
+    );
+    // Claude Code's own model names land on the aliases the page says.
+    let c = Config::from_path(&dir.join("claude-code.yaml"), &env).unwrap();
+    assert_eq!(
+        c.alias("claude-haiku-4-5-20251001").unwrap().name,
+        "background"
+    );
+    assert_eq!(c.alias("claude-sonnet-4-5").unwrap().name, "main");
+    assert!(c.provider("local").is_some_and(|p| !p.messages_native));
+    assert!(c.provider("claude").is_some_and(|p| p.messages_native));
+}
+
+#[test]
+fn messages_api_and_match_are_checked() {
+    let base = |extra: &str| {
+        format!(
+            "providers:\n  claude: {{ kind: anthropic, api_key_env: ANTHROPIC_API_KEY{extra} }}\nmodels:\n  m: {{ route: [claude/x], match: [\"a/b\"] }}\ntranslation:\n  on_unsupported: sometimes\n"
+        )
+    };
+    let errs = Config::from_yaml(
+        &base(", messages_api: translate"),
+        ConfigOrigin::File("c.yml".into()),
+        &env,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(errs.contains("providers.claude.messages_api"), "{errs}");
+    assert!(errs.contains("models.m.match[0]"), "{errs}");
+    assert!(errs.contains("translation.on_unsupported"), "{errs}");
+}
