@@ -424,3 +424,23 @@ async fn both_client_key_headers_are_accepted_and_neither_is_forwarded() {
         assert_eq!(rec.header("anthropic-version"), Some("2023-06-01"));
     }
 }
+
+#[tokio::test]
+async fn translated_streams_return_their_upstream_connection_to_the_pool() {
+    let up = TestUpstream::start().await;
+    let proxy = Proxy::start(&config(&up.url())).await;
+    for _ in 0..3 {
+        let r = proxy
+            .post(
+                "/v1/messages",
+                &json!({"model": "local", "max_tokens": 20, "stream": true,
+                        "messages": [{"role": "user", "content": "hi"}]}),
+            )
+            .await;
+        let evs = events(r).await;
+        assert_eq!(evs.last().unwrap().0, "message_stop");
+    }
+    // The answer ends at the upstream's [DONE]; its body is still read to the end, so the
+    // keep-alive connection is reused rather than dropped half-read.
+    assert_eq!(up.connections(), 1);
+}

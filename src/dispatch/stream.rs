@@ -16,6 +16,10 @@ use crate::translate::{Decoder, Encoder, Format, StreamEvent};
 pub(crate) type ClientStream = Pin<Box<dyn Stream<Item = Result<Bytes, Infallible>> + Send>>;
 pub(crate) use crate::providers::UpstreamStream;
 
+/// How long a translated stream waits for the upstream body's end after the answer's last
+/// event (normally it is already there).
+const DRAIN_AFTER_END: Duration = Duration::from_millis(250);
+
 /// How long a stream may go quiet, and when it must be over.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limits {
@@ -206,6 +210,13 @@ pub(crate) fn relay_translated(
                 return Some((Ok(b), s));
             }
             if s.done {
+                // The answer is complete (its last events already went out): read the upstream
+                // body to its end, so that its keep-alive connection goes back to the pool
+                // instead of being dropped half-read (a new connection per request otherwise).
+                // Bounded: an upstream that keeps the body open after its last event must not
+                // hold the client's end of the response.
+                let drain = async { while let Some(Ok(_)) = s.rest.next().await {} };
+                let _ = tokio::time::timeout(DRAIN_AFTER_END, drain).await;
                 return None;
             }
             if let Some(f) = s.first.take() {
