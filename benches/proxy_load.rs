@@ -34,20 +34,42 @@ struct Mix {
     name: &'static str,
     script: &'static str,
     lua: &'static str,
+    /// An Anthropic Messages request that Lodestar translates for the chat upstream: only
+    /// Lodestar can serve it, and it is compared with Lodestar's pass-through of the mix at
+    /// `translates` (same upstream answer).
+    translates: Option<usize>,
 }
 
-const MIXES: [Mix; 2] = [
+const MIXES: [Mix; 4] = [
     Mix {
         name: "non-streaming",
         script: "post.lua",
         lua: include_str!("support/post.lua"),
+        translates: None,
     },
     Mix {
         name: "streaming",
         script: "post_stream.lua",
         lua: include_str!("support/post_stream.lua"),
+        translates: None,
+    },
+    Mix {
+        name: "non-streaming, translated (Messages client → chat upstream)",
+        script: "messages.lua",
+        lua: include_str!("support/messages.lua"),
+        translates: Some(0),
+    },
+    Mix {
+        name: "streaming, translated (Messages client → chat upstream)",
+        script: "messages_stream.lua",
+        lua: include_str!("support/messages_stream.lua"),
+        translates: Some(1),
     },
 ];
+
+/// Content-bearing chunks in the upstream's stream (role, 3 texts, finish+usage): the
+/// per-chunk cost of translation is the added p50 divided by this.
+const STREAM_CHUNKS: f64 = 5.0;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Target {
@@ -123,11 +145,26 @@ fn main() {
     if let Some(run) = &lodestar {
         targets.push((Target::Lodestar, run.addr));
     }
+    // For quick A/B runs: `BENCH_ONLY=streaming` keeps the mixes whose name contains it,
+    // `BENCH_CONCURRENCY=1` one concurrency. The full run (no filters) is what the docs quote.
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let only_c: Option<u32> = std::env::var("BENCH_CONCURRENCY")
+        .ok()
+        .and_then(|c| c.parse().ok());
     let mut cells = Vec::new();
     for (mix_index, mix) in MIXES.iter().enumerate() {
+        if !mix.name.contains(&only) {
+            continue;
+        }
         let script = scratch.0.join(mix.script);
         for connections in CONCURRENCIES {
+            if only_c.is_some_and(|c| c != connections) {
+                continue;
+            }
             for &(target, addr) in &targets {
+                if mix.translates.is_some() && target != Target::Lodestar {
+                    continue;
+                }
                 let warmup =
                     wrk::command_line(&placement, connections, WARMUP_SECONDS, &script, addr);
                 wrk::run(&warmup);
@@ -210,6 +247,17 @@ fn start_lodestar(
     std::thread::sleep(Duration::from_millis(300));
     let idle_kib = procs::rss_kib(started.guard.pid());
     sanity_check("lodestar", started.addr)?;
+    let messages =
+        r#"{"model":"bench","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}"#;
+    match procs::http(started.addr, "POST", "/v1/messages", Some(messages)) {
+        Ok((200, text)) if text.contains("\"type\":\"message\"") => {}
+        Ok((status, text)) => {
+            return Err(format!(
+                "lodestar answered /v1/messages with {status}:\n{text}"
+            ));
+        }
+        Err(e) => return Err(format!("lodestar /v1/messages: {e}")),
+    }
     Ok(LodestarRun {
         guard: started.guard,
         addr: started.addr,
@@ -424,6 +472,7 @@ fn targets_section(out: &mut String, cells: &[Cell], run: &LodestarRun, after_ki
             }
         }
     }
+    translation_rows(out, cells);
     let _ = writeln!(out, "\n| lodestar serve | measured | result |");
     let _ = writeln!(out, "|---|---|---|");
     let _ = writeln!(
@@ -461,6 +510,38 @@ fn targets_section(out: &mut String, cells: &[Cell], run: &LodestarRun, after_ki
         }
     }
     let _ = writeln!(out);
+}
+
+/// Translation's cost: the p50 of a translated mix minus Lodestar's pass-through p50 of the
+/// same request shape, per request and (streams) per chunk; the issue allows 20 µs each.
+fn translation_rows(out: &mut String, cells: &[Cell]) {
+    for (mix_index, mix) in MIXES.iter().enumerate() {
+        let Some(base) = mix.translates else {
+            continue;
+        };
+        for connections in CONCURRENCIES {
+            let (Some(t), Some(p)) = (
+                find(cells, mix_index, connections, Target::Lodestar),
+                find(cells, base, connections, Target::Lodestar),
+            ) else {
+                continue;
+            };
+            let added_us = (t.result.p50.as_secs_f64() - p.result.p50.as_secs_f64()) * 1e6;
+            let (what, cost) = if base == 1 {
+                ("per chunk", added_us / STREAM_CHUNKS)
+            } else {
+                ("per request", added_us)
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {connections} | translation adds ≤ 20 µs p50 {what} | {cost:+.1} µs (p50 {} vs pass-through {}) | {} |",
+                mix.name,
+                ms(t.result.p50),
+                ms(p.result.p50),
+                verdict(cost <= 20.0)
+            );
+        }
+    }
 }
 
 fn find(cells: &[Cell], mix: usize, connections: u32, target: Target) -> Option<&Cell> {
