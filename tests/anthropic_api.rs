@@ -444,3 +444,42 @@ async fn translated_streams_return_their_upstream_connection_to_the_pool() {
     // keep-alive connection is reused rather than dropped half-read.
     assert_eq!(up.connections(), 1);
 }
+
+#[tokio::test]
+async fn what_the_target_cannot_carry_is_refused_by_name_or_dropped_by_config() {
+    let up = TestUpstream::start().await;
+    let ask = json!({"model": "local", "max_tokens": 20,
+        "tools": [{"type": "web_search_20250305", "name": "web_search", "max_uses": 3},
+                  {"name": "Read", "input_schema": {"type": "object", "properties": {}}}],
+        "messages": [{"role": "user", "content": "hi"}]});
+
+    let proxy = Proxy::start(&config(&up.url())).await;
+    let r = proxy.post("/v1/messages", &ask).await;
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["type"], "error");
+    assert_eq!(v["error"]["type"], "invalid_request_error");
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("web_search_20250305") && msg.contains("on_unsupported"),
+        "{msg}"
+    );
+    assert_eq!(up.calls(), 0, "nothing should reach the upstream");
+
+    let lenient = format!(
+        "{}translation:\n  on_unsupported: drop\n",
+        config(&up.url())
+    );
+    let proxy = Proxy::start(&lenient).await;
+    let r = proxy.post("/v1/messages", &ask).await;
+    assert_eq!(r.status(), 200);
+    let dropped = r.headers()["x-lodestar-dropped"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(dropped.contains("web_search_20250305"), "{dropped}");
+    let sent = up.last_request().unwrap().body;
+    let tools = sent["tools"].as_array().unwrap();
+    assert_eq!(tools.len(), 1);
+    assert_eq!(tools[0]["function"]["name"], "Read");
+}

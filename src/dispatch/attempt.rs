@@ -95,13 +95,15 @@ pub(super) async fn run(
     let mut dropped = Vec::new();
     let mut include_usage = false;
     let mut input_estimate = 0;
+    let native;
     let (upstream_ep, body, extra) = match plan {
         // Pass-through splices the model in; only translation needs the request as a tree.
         Plan::Pass { upstream, .. } => (
             upstream,
             with_model(&call.body, call.model_span.as_ref(), &target.model),
             if upstream == Endpoint::Messages {
-                &call.native_headers
+                native = call.native_headers();
+                &native
             } else {
                 &*NO_HEADERS
             },
@@ -243,9 +245,8 @@ pub(super) async fn run(
             body,
         },
         Plan::Translate { client, upstream } => {
-            let reply = serde_json::from_slice::<Value>(&body)
-                .ok()
-                .and_then(|v| upstream.parse_reply(&v))
+            let reply = upstream
+                .parse_reply(&body)
                 .ok_or_else(|| Failure::Retryable {
                     why: format!(
                         "the upstream's answer is not a {} response",
@@ -257,7 +258,7 @@ pub(super) async fn run(
             Answer::Full {
                 status,
                 headers: json_headers(),
-                body: Bytes::from(client.build_reply(&reply).to_string()),
+                body: Bytes::from(client.build_reply(&reply)),
             }
         }
     };

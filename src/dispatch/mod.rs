@@ -38,9 +38,8 @@ pub(crate) struct ProxyCall {
     pub stream: bool,
     /// The client's own key; forwarded only to providers with `pass_client_key`.
     pub client_key: Option<String>,
-    /// Headers a native Messages upstream gets from the client (`anthropic-version`,
-    /// `anthropic-beta`).
-    pub native_headers: HeaderMap,
+    /// The client's request headers (a native Messages upstream gets some of them).
+    pub client_headers: HeaderMap,
     /// What translation does with a feature the target lacks.
     pub on_unsupported: OnUnsupported,
     /// The body read into the hub, once, by the first attempt that translates.
@@ -48,16 +47,28 @@ pub(crate) struct ProxyCall {
 }
 
 impl ProxyCall {
+    /// What a native Messages upstream gets from the client: its API version (ours when it
+    /// sent none) and its beta flags. Built only for such attempts.
+    pub(crate) fn native_headers(&self) -> HeaderMap {
+        let mut out = HeaderMap::new();
+        let version = self
+            .client_headers
+            .get("anthropic-version")
+            .cloned()
+            .unwrap_or(reqwest::header::HeaderValue::from_static(
+                crate::providers::ANTHROPIC_VERSION,
+            ));
+        out.insert("anthropic-version", version);
+        for v in self.client_headers.get_all("anthropic-beta") {
+            out.append("anthropic-beta", v.clone());
+        }
+        out
+    }
+
     /// The request as a hub conversation (parsed on first use; fallbacks reuse it).
     pub(crate) fn conversation(&self, format: Format) -> Result<&Conversation, TranslateError> {
         self.conv
-            .get_or_init(|| {
-                let map: serde_json::Map<String, serde_json::Value> =
-                    serde_json::from_slice(&self.body).map_err(|e| {
-                        TranslateError::new("", format!("the body is not a JSON object: {e}"))
-                    })?;
-                format.parse_request(&map)
-            })
+            .get_or_init(|| format.parse_request(&self.body))
             .as_ref()
             .map_err(Clone::clone)
     }

@@ -12,7 +12,7 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
 use super::proxy::{client_key, decide, proxy, set_header};
 use super::{ApiError, AppState, request_id};
@@ -92,15 +92,7 @@ pub(super) async fn count_tokens(State(s): State<Arc<AppState>>, req: Request) -
         set_header(&mut r, "x-request-id", &id);
         return r;
     }
-    let map: Map<String, Value> = match serde_json::from_slice(&body) {
-        Ok(m) => m,
-        Err(e) => {
-            return fail(ApiError::bad_request(format!(
-                "the body is not a JSON object: {e}"
-            )));
-        }
-    };
-    let conv = match Format::Messages.parse_request(&map) {
+    let conv = match Format::Messages.parse_request(&body) {
         Ok(c) => c,
         Err(e) => {
             let mut err = ApiError::bad_request(e.message);

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use super::{ApiError, AppState, request_id};
 use crate::dispatch::{Answer, DispatchError, ProxyCall, StreamOutcome};
 use crate::events::{Event, RequestSummary};
-use crate::providers::{ANTHROPIC_VERSION, Endpoint};
+use crate::providers::Endpoint;
 use crate::router::{self, RequestFacts, RouteDecision, RouteError};
 
 /// The client's key, from `Authorization: Bearer` or `x-api-key`.
@@ -117,7 +117,7 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
         body,
         model_span: peeked.model_span,
         client_key: client_key(&headers),
-        native_headers: native_headers(endpoint, &headers),
+        client_headers: headers,
         on_unsupported: s.config.translation.on_unsupported,
         conv: std::sync::OnceLock::new(),
     };
@@ -192,23 +192,6 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
         );
     }
     resp
-}
-
-/// What a native Messages upstream gets from the client: its API version (ours when it sent
-/// none) and its beta flags. Other endpoints forward no client headers.
-fn native_headers(endpoint: Endpoint, headers: &HeaderMap) -> HeaderMap {
-    let mut out = HeaderMap::new();
-    if endpoint.is_anthropic() {
-        let version = headers
-            .get("anthropic-version")
-            .cloned()
-            .unwrap_or(HeaderValue::from_static(ANTHROPIC_VERSION));
-        out.insert("anthropic-version", version);
-        for v in headers.get_all("anthropic-beta") {
-            out.append("anthropic-beta", v.clone());
-        }
-    }
-    out
 }
 
 /// Route, waiting (bounded) for the first model listing if a bare name is not yet known.

@@ -32,13 +32,20 @@ impl Format {
         }
     }
 
-    pub(crate) fn parse_request(
-        self,
-        body: &Map<String, Value>,
-    ) -> Result<Conversation, TranslateError> {
+    /// A request body in this format → hub conversation. Messages requests take the typed
+    /// reader first (no JSON tree); what it does not know goes to the tree reader, which also
+    /// says precisely what is wrong with a bad request.
+    pub(crate) fn parse_request(self, body: &[u8]) -> Result<Conversation, TranslateError> {
+        if self == Format::Messages
+            && let Some(conv) = messages::parse_request_typed(body)
+        {
+            return Ok(conv);
+        }
+        let map: Map<String, Value> = serde_json::from_slice(body)
+            .map_err(|e| TranslateError::new("", format!("the body is not a JSON object: {e}")))?;
         match self {
-            Format::Chat => chat::parse_request(body),
-            Format::Messages => messages::parse_request(body),
+            Format::Chat => chat::parse_request(&map),
+            Format::Messages => messages::parse_request(&map),
         }
     }
 
@@ -64,14 +71,16 @@ impl Format {
         }
     }
 
-    pub(crate) fn parse_reply(self, v: &Value) -> Option<Reply> {
+    /// A complete answer's body in this format → hub reply (`None`: not such an answer).
+    pub(crate) fn parse_reply(self, body: &[u8]) -> Option<Reply> {
         match self {
-            Format::Chat => chat::parse_reply(v),
-            Format::Messages => messages::parse_reply(v),
+            Format::Chat => chat::parse_reply(body),
+            Format::Messages => messages::parse_reply(body),
         }
     }
 
-    pub(crate) fn build_reply(self, reply: &Reply) -> Value {
+    /// A complete answer in this format, serialized.
+    pub(crate) fn build_reply(self, reply: &Reply) -> String {
         match self {
             Format::Chat => chat::build_reply(reply),
             Format::Messages => messages::build_reply(reply),

@@ -102,8 +102,9 @@ fn run(path: &Path) -> Result<(), String> {
                     .and_then(Value::as_u64)
                     .unwrap_or(4096) as u32,
             };
+            let raw = serde_json::to_vec(input).map_err(|e| e.to_string())?;
             let built = from
-                .parse_request(input)
+                .parse_request(&raw)
                 .and_then(|conv| to.build_request(&conv, "target-model", info, &mut lossy));
             match built {
                 Ok(v) => {
@@ -117,10 +118,11 @@ fn run(path: &Path) -> Result<(), String> {
             }
         }
         Some("reply") => {
+            let input = fixture["input"].to_string();
             let reply = from
-                .parse_reply(&fixture["input"])
+                .parse_reply(input.as_bytes())
                 .ok_or("input is not a reply of its format")?;
-            to.build_reply(&reply)
+            serde_json::from_str(&to.build_reply(&reply)).map_err(|e| e.to_string())?
         }
         Some("stream") => {
             let input = sse_text(fixture["input"].as_array().ok_or("input must be events")?);
@@ -206,5 +208,55 @@ fn every_golden_fixture_translates_exactly() {
         failures.len(),
         all.len(),
         failures.join("\n\n")
+    );
+}
+
+/// Tool-call arguments compacted, so raw client JSON and re-serialized JSON compare equal.
+fn normalized(mut conv: super::Conversation) -> super::Conversation {
+    fn fix(blocks: &mut [super::Block]) {
+        for b in blocks {
+            match b {
+                super::Block::ToolCall { arguments, .. } => {
+                    if let Ok(v) = serde_json::from_str::<Value>(arguments) {
+                        *arguments = v.to_string();
+                    }
+                }
+                super::Block::ToolResult { content, .. } => fix(content),
+                _ => {}
+            }
+        }
+    }
+    for m in &mut conv.messages {
+        fix(&mut m.content);
+    }
+    conv
+}
+
+#[test]
+fn the_typed_messages_reader_agrees_with_the_tree_reader() {
+    let mut inputs: Vec<Value> = fixtures()
+        .iter()
+        .map(|p| serde_json::from_str::<Value>(&std::fs::read_to_string(p).unwrap()).unwrap())
+        .filter(|f| f["kind"] == "request" && f["from"] == "messages")
+        .map(|f| f["input"].clone())
+        .collect();
+    let session =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/claude-code/session.json");
+    inputs.push(serde_json::from_str(&std::fs::read_to_string(session).unwrap()).unwrap());
+    let mut typed_read = 0;
+    for input in &inputs {
+        let raw = serde_json::to_vec(input).unwrap();
+        let Some(typed) = super::messages::parse_request_typed(&raw) else {
+            continue;
+        };
+        typed_read += 1;
+        let tree = super::messages::parse_request(input.as_object().unwrap()).unwrap();
+        assert_eq!(normalized(typed), normalized(tree), "{input:#}");
+    }
+    // Most requests take the typed path; the tree reader is the fallback.
+    assert!(
+        typed_read * 4 >= inputs.len() * 3,
+        "{typed_read} of {}",
+        inputs.len()
     );
 }

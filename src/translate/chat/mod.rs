@@ -8,6 +8,7 @@
 
 mod reply;
 mod stream;
+mod typed;
 
 pub(crate) use reply::{build_reply, error_body, parse_reply};
 pub(crate) use stream::{ChatStreamDecoder, ChatStreamEncoder, error_frame};

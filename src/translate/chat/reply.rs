@@ -48,8 +48,16 @@ pub(super) fn usage_json(u: &Usage) -> Value {
     })
 }
 
-/// A complete Chat Completions response → hub reply.
-pub(crate) fn parse_reply(v: &Value) -> Option<Reply> {
+/// A complete Chat Completions response → hub reply: the typed reader, else the tree reader for
+/// shapes it does not know.
+pub(crate) fn parse_reply(bytes: &[u8]) -> Option<Reply> {
+    super::typed::parse_reply(bytes).or_else(|| {
+        let v: Value = serde_json::from_slice(bytes).ok()?;
+        parse_reply_tree(&v)
+    })
+}
+
+fn parse_reply_tree(v: &Value) -> Option<Reply> {
     let choice = v.get("choices")?.as_array()?.first()?;
     let m = choice.get("message")?;
     let mut content = Vec::new();
@@ -146,8 +154,12 @@ pub(super) fn thinking_blocks(blocks: &[Block]) -> Vec<Value> {
         .collect()
 }
 
-/// A complete Chat Completions response for a hub reply.
-pub(crate) fn build_reply(reply: &Reply) -> Value {
+/// A complete Chat Completions response for a hub reply, serialized.
+pub(crate) fn build_reply(reply: &Reply) -> String {
+    build_reply_tree(reply).to_string()
+}
+
+fn build_reply_tree(reply: &Reply) -> Value {
     let mut text = String::new();
     let mut reasoning = String::new();
     let mut calls = Vec::new();

@@ -8,9 +8,12 @@
 
 mod reply;
 mod stream;
+mod typed;
 
-pub(crate) use reply::{build_reply, error_body, parse_reply};
+pub(crate) use reply::{error_body, parse_reply};
 pub(crate) use stream::{MessagesStreamDecoder, MessagesStreamEncoder, error_event};
+pub(crate) use typed::build_reply;
+pub(crate) use typed::request::parse as parse_request_typed;
 
 use serde_json::{Map, Value, json};
 

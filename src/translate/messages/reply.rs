@@ -1,8 +1,8 @@
 //! Complete Messages answers, usage and error bodies ⇄ hub.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use super::{args_object, str_of};
+use super::str_of;
 use crate::translate::{Block, Reply, StopReason, Usage, anthropic_error_type};
 
 pub(super) fn stop_reason(s: Option<&str>) -> StopReason {
@@ -70,7 +70,9 @@ pub(super) fn usage_json(u: &Usage) -> Value {
 }
 
 /// A complete Messages API response → hub reply.
-pub(crate) fn parse_reply(v: &Value) -> Option<Reply> {
+pub(crate) fn parse_reply(bytes: &[u8]) -> Option<Reply> {
+    let v: Value = serde_json::from_slice(bytes).ok()?;
+    let v = &v;
     let mut content = Vec::new();
     for b in v.get("content")?.as_array()? {
         match str_of(b, "type") {
@@ -117,44 +119,6 @@ pub(super) fn msg_id(id: &str) -> String {
     } else {
         format!("msg_{id}")
     }
-}
-
-/// A hub block as an Anthropic content block (None for what a reply cannot hold).
-fn block_json(b: &Block) -> Option<Value> {
-    Some(match b {
-        Block::Text(t) => json!({"type": "text", "text": t}),
-        Block::Thinking { text, signature } => {
-            json!({"type": "thinking", "thinking": text, "signature": signature.clone().unwrap_or_default()})
-        }
-        Block::RedactedThinking { data } => json!({"type": "redacted_thinking", "data": data}),
-        Block::ToolCall {
-            id,
-            name,
-            arguments,
-        } => json!({"type": "tool_use", "id": id, "name": name, "input": args_object(arguments)}),
-        Block::Image(_) | Block::ToolResult { .. } | Block::Opaque(_) => return None,
-    })
-}
-
-/// A complete Messages API response for a hub reply.
-pub(crate) fn build_reply(reply: &Reply) -> Value {
-    let content: Vec<Value> = reply.content.iter().filter_map(block_json).collect();
-    let mut o = Map::new();
-    o.insert("id".into(), msg_id(&reply.id).into());
-    o.insert("type".into(), "message".into());
-    o.insert("role".into(), "assistant".into());
-    o.insert("model".into(), reply.model.clone().into());
-    o.insert("content".into(), content.into());
-    o.insert(
-        "stop_reason".into(),
-        stop_reason_str(&reply.stop).to_string().into(),
-    );
-    o.insert(
-        "stop_sequence".into(),
-        reply.stop_sequence.clone().map_or(Value::Null, Value::from),
-    );
-    o.insert("usage".into(), usage_json(&reply.usage));
-    Value::Object(o)
 }
 
 /// An Anthropic error body for an error of `status`.
