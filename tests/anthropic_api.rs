@@ -384,6 +384,15 @@ async fn count_tokens_asks_anthropic_and_estimates_elsewhere() {
     assert!((20..200).contains(&n), "estimate {n}");
     assert_eq!(up.calls(), calls, "an estimate needs no upstream call");
 
+    // A large prompt is counted off the runtime thread, with the same tokenizer.
+    let long = json!({"model": "local", "messages": [{"role": "user", "content": "lodestar routes ".repeat(4000)}]});
+    let r = send(&proxy, "/v1/messages/count_tokens", long.to_string()).await;
+    let n = r.json::<Value>().await.unwrap()["input_tokens"]
+        .as_u64()
+        .unwrap();
+    // cl100k: "lodestar" is two tokens, " routes" one.
+    assert!((11_500..12_500).contains(&n), "estimate {n} for 4000 × 3 tokens");
+
     // An image cannot be estimated: an error, so the client counts itself.
     let img = json!({"model": "local", "messages": [{"role": "user", "content": [
         {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}]}]});

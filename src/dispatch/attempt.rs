@@ -94,7 +94,7 @@ pub(super) async fn run(
     let plan = plan(call.endpoint, provider).map_err(Failure::Translate)?;
     let mut dropped = Vec::new();
     let mut include_usage = false;
-    let mut input_estimate = 0;
+    let mut estimate: Option<tokens::Counting> = None;
     let native;
     let (upstream_ep, body, extra) = match plan {
         // Pass-through splices the model in; only translation needs the request as a tree.
@@ -112,8 +112,11 @@ pub(super) async fn run(
             let conv = call.conversation(client).map_err(Failure::Translate)?;
             include_usage = conv.params.include_usage;
             if call.stream && upstream == Format::Chat && client == Format::Messages {
-                input_estimate = tokens::estimate(conv).tokens;
+                // Counted while the upstream works on the request (a large prompt takes
+                // milliseconds to tokenize; it must not hold up the request or the runtime).
+                estimate = Some(tokens::Counting::start(conv.clone(), call.body.len()));
             }
+            let conv = &*conv;
             let mut lossy = Lossy::new(call.on_unsupported);
             let info = TargetInfo {
                 strict_openai: provider.kind() == ProviderKind::OpenAi,
@@ -207,6 +210,10 @@ pub(super) async fn run(
                 client,
                 upstream: from,
             } => {
+                let input_estimate = match estimate {
+                    Some(e) => e.finish().await.tokens,
+                    None => 0,
+                };
                 let decoder = from.decoder();
                 let encoder = client.encoder(include_usage, input_estimate);
                 (

@@ -43,7 +43,7 @@ pub(crate) struct ProxyCall {
     /// What translation does with a feature the target lacks.
     pub on_unsupported: OnUnsupported,
     /// The body read into the hub, once, by the first attempt that translates.
-    pub conv: OnceLock<Result<Conversation, TranslateError>>,
+    pub conv: OnceLock<Result<Arc<Conversation>, TranslateError>>,
 }
 
 impl ProxyCall {
@@ -66,11 +66,10 @@ impl ProxyCall {
     }
 
     /// The request as a hub conversation (parsed on first use; fallbacks reuse it).
-    pub(crate) fn conversation(&self, format: Format) -> Result<&Conversation, TranslateError> {
+    pub(crate) fn conversation(&self, format: Format) -> Result<Arc<Conversation>, TranslateError> {
         self.conv
-            .get_or_init(|| format.parse_request(&self.body))
-            .as_ref()
-            .map_err(Clone::clone)
+            .get_or_init(|| format.parse_request(&self.body).map(Arc::new))
+            .clone()
     }
 }
 

@@ -100,7 +100,9 @@ pub(super) async fn count_tokens(State(s): State<Arc<AppState>>, req: Request) -
             return fail(err);
         }
     };
-    let estimate = tokens::estimate(&conv);
+    let estimate = tokens::Counting::start(std::sync::Arc::new(conv), body.len())
+        .finish()
+        .await;
     if !estimate.complete {
         return fail(ApiError::bad_request(
             "Lodestar cannot count the tokens of images or documents for this route (its \

@@ -7,7 +7,7 @@
 //! estimate is exact for a model whose tokenizer is not public. It is built on first use
 //! (tens of milliseconds, ~20 MB) and only by the routes that need it.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use tiktoken_rs::CoreBPE;
 
@@ -39,6 +39,38 @@ const PER_MESSAGE: u64 = 4;
 pub(crate) struct Estimate {
     pub tokens: u64,
     pub complete: bool,
+}
+
+/// Requests larger than this are counted on a blocking thread (milliseconds of work), smaller
+/// ones inline (a thread hop would cost more than the count).
+const INLINE_LIMIT: usize = 16 * 1024;
+
+/// A count under way: done already, or running on a blocking thread.
+pub(crate) enum Counting {
+    Done(Estimate),
+    Running(tokio::task::JoinHandle<Estimate>),
+}
+
+impl Counting {
+    /// Starts counting `conv`, whose request body was `size` bytes.
+    pub(crate) fn start(conv: Arc<Conversation>, size: usize) -> Self {
+        if size <= INLINE_LIMIT {
+            Counting::Done(estimate(&conv))
+        } else {
+            Counting::Running(tokio::task::spawn_blocking(move || estimate(&conv)))
+        }
+    }
+
+    pub(crate) async fn finish(self) -> Estimate {
+        match self {
+            Counting::Done(e) => e,
+            // A count that panicked is no count: report nothing rather than a guess.
+            Counting::Running(h) => h.await.unwrap_or(Estimate {
+                tokens: 0,
+                complete: false,
+            }),
+        }
+    }
 }
 
 pub(crate) fn estimate(conv: &Conversation) -> Estimate {
