@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::procs::{Placement, park_if_interrupted, register_child, unregister_child};
 
 /// What one wrk run measured.
+#[derive(Clone)]
 pub struct WrkResult {
     pub rps: f64,
     pub p50: Duration,

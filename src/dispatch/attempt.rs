@@ -130,7 +130,7 @@ pub(super) async fn run(
                 Format::Chat => Endpoint::ChatCompletions,
                 Format::Messages => Endpoint::Messages,
             };
-            (ep, req.to_string().into_bytes(), &*NO_HEADERS)
+            (ep, req.into_bytes(), &*NO_HEADERS)
         }
     };
 

@@ -55,7 +55,7 @@ impl Format {
         model: &str,
         target: TargetInfo,
         lossy: &mut Lossy,
-    ) -> Result<Value, TranslateError> {
+    ) -> Result<String, TranslateError> {
         match self {
             Format::Chat => chat::build_request(
                 conv,
@@ -67,6 +67,7 @@ impl Format {
             ),
             Format::Messages => {
                 messages::build_request(conv, model, target.default_max_tokens, lossy)
+                    .map(|v| v.to_string())
             }
         }
     }

@@ -105,7 +105,8 @@ fn run(path: &Path) -> Result<(), String> {
             let raw = serde_json::to_vec(input).map_err(|e| e.to_string())?;
             let built = from
                 .parse_request(&raw)
-                .and_then(|conv| to.build_request(&conv, "target-model", info, &mut lossy));
+                .and_then(|conv| to.build_request(&conv, "target-model", info, &mut lossy))
+                .map(|s| serde_json::from_str::<Value>(&s).unwrap());
             match built {
                 Ok(v) => {
                     if lossy.dropped.is_empty() {

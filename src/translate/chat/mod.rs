@@ -6,9 +6,12 @@
 //! as LiteLLM's `thinking_blocks` (`[{type: thinking, thinking, signature}]`) on the assistant
 //! message.
 
+mod build;
 mod reply;
 mod stream;
 mod typed;
+
+pub(crate) use build::build_request;
 
 pub(crate) use reply::{build_reply, error_body, parse_reply};
 pub(crate) use stream::{ChatStreamDecoder, ChatStreamEncoder, error_frame};
@@ -16,7 +19,7 @@ pub(crate) use stream::{ChatStreamDecoder, ChatStreamEncoder, error_frame};
 use serde_json::{Map, Value, json};
 
 use super::{
-    Block, Conversation, Image, Lossy, Message, Opaque, Params, Reasoning, Role, Tool, ToolChoice,
+    Block, Conversation, Image, Message, Opaque, Params, Reasoning, Role, Tool, ToolChoice,
     TranslateError,
 };
 
@@ -356,220 +359,4 @@ pub(crate) fn image_from_url(url: &str) -> Image {
         };
     }
     Image::Url(url.to_string())
-}
-
-fn image_part(img: &Image) -> Value {
-    let url = match img {
-        Image::Base64 { media_type, data } => format!("data:{media_type};base64,{data}"),
-        Image::Url(u) => u.clone(),
-    };
-    json!({"type": "image_url", "image_url": {"url": url}})
-}
-
-/// A user message's content: a plain string when it is one text block, parts otherwise.
-fn user_content(blocks: &[&Block]) -> Value {
-    if let [Block::Text(t)] = blocks {
-        return Value::String(t.clone());
-    }
-    Value::Array(
-        blocks
-            .iter()
-            .filter_map(|b| match b {
-                Block::Text(t) => Some(json!({"type": "text", "text": t})),
-                Block::Image(img) => Some(image_part(img)),
-                _ => None,
-            })
-            .collect(),
-    )
-}
-
-/// A Chat Completions request body for `conv`, asking `model`.
-pub(crate) fn build_request(
-    conv: &Conversation,
-    model: &str,
-    dialect: ChatDialect,
-    lossy: &mut Lossy,
-) -> Result<Value, TranslateError> {
-    const TARGET: &str = "the Chat Completions API";
-    for o in &conv.opaque {
-        lossy.unsupported(o, TARGET)?;
-    }
-    let mut messages = Vec::with_capacity(conv.messages.len() + 1);
-    // Many local chat templates refuse a system message after the first turn: mid-conversation
-    // system messages join the system prompt.
-    let mut system: Vec<&str> = conv.system.iter().map(String::as_str).collect();
-    for m in conv.messages.iter().filter(|m| m.role == Role::System) {
-        for b in &m.content {
-            if let Block::Text(t) = b {
-                system.push(t);
-            }
-        }
-    }
-    if !system.is_empty() {
-        messages.push(json!({"role": "system", "content": system.join("\n\n")}));
-    }
-    for m in &conv.messages {
-        match m.role {
-            Role::System => {}
-            Role::User => user_messages(m, &mut messages, lossy)?,
-            Role::Assistant => messages.push(assistant_message(m, lossy)?),
-        }
-    }
-    let mut body = Map::new();
-    body.insert("model".into(), model.into());
-    body.insert("messages".into(), messages.into());
-    if !conv.tools.is_empty() {
-        let tools: Vec<Value> = conv
-            .tools
-            .iter()
-            .map(|t| {
-                let mut f = Map::new();
-                f.insert("name".into(), t.name.clone().into());
-                if let Some(d) = &t.description {
-                    f.insert("description".into(), d.clone().into());
-                }
-                f.insert("parameters".into(), t.parameters.clone());
-                json!({"type": "function", "function": f})
-            })
-            .collect();
-        body.insert("tools".into(), tools.into());
-        if let Some(p) = conv.parallel_tool_calls {
-            body.insert("parallel_tool_calls".into(), p.into());
-        }
-    }
-    // OpenAI refuses a `tool_choice` without tools.
-    if let Some(tc) = conv.tool_choice.as_ref().filter(|_| !conv.tools.is_empty()) {
-        let v = match tc {
-            ToolChoice::Auto => json!("auto"),
-            ToolChoice::Any => json!("required"),
-            ToolChoice::None => json!("none"),
-            ToolChoice::Tool(name) => json!({"type": "function", "function": {"name": name}}),
-        };
-        body.insert("tool_choice".into(), v);
-    }
-    let p = &conv.params;
-    if let Some(n) = p.max_tokens {
-        let key = if dialect.strict_openai {
-            "max_completion_tokens"
-        } else {
-            "max_tokens"
-        };
-        body.insert(key.into(), n.into());
-    }
-    if let Some(t) = p.temperature {
-        body.insert("temperature".into(), t.into());
-    }
-    if let Some(v) = p.top_p {
-        body.insert("top_p".into(), v.into());
-    }
-    if let Some(v) = p.top_k
-        && !dialect.strict_openai
-    {
-        body.insert("top_k".into(), v.into());
-    }
-    if !p.stop.is_empty() {
-        body.insert("stop".into(), p.stop.clone().into());
-    }
-    if p.stream {
-        body.insert("stream".into(), true.into());
-        // Usage is needed for the client's final event and the ledger, whatever it asked.
-        body.insert("stream_options".into(), json!({"include_usage": true}));
-    }
-    if let Some(u) = &p.user {
-        body.insert("user".into(), u.clone().into());
-    }
-    if let Some(r) = p.reasoning
-        && r != Reasoning::Off
-    {
-        body.insert("reasoning_effort".into(), r.effort().into());
-    }
-    Ok(Value::Object(body))
-}
-
-/// A hub user turn: its tool results as `tool` messages first, then the rest as a user message
-/// (images a tool returned go there too: a `tool` message carries only text).
-fn user_messages(
-    m: &Message,
-    out: &mut Vec<Value>,
-    lossy: &mut Lossy,
-) -> Result<(), TranslateError> {
-    const TARGET: &str = "the Chat Completions API";
-    let mut rest: Vec<&Block> = Vec::new();
-    let mut tool_images: Vec<&Block> = Vec::new();
-    for b in &m.content {
-        match b {
-            Block::ToolResult {
-                call_id,
-                content,
-                is_error,
-            } => {
-                let mut text = String::new();
-                for c in content {
-                    match c {
-                        Block::Text(t) => {
-                            if !text.is_empty() {
-                                text.push('\n');
-                            }
-                            text.push_str(t);
-                        }
-                        Block::Image(_) => tool_images.push(c),
-                        Block::Opaque(o) => lossy.unsupported(o, TARGET)?,
-                        _ => {}
-                    }
-                }
-                if *is_error {
-                    // Chat has no error flag: say it in the content the model reads.
-                    text = format!("[tool error] {text}");
-                }
-                out.push(json!({"role": "tool", "tool_call_id": call_id, "content": text}));
-            }
-            Block::Text(_) | Block::Image(_) => rest.push(b),
-            Block::Opaque(o) => lossy.unsupported(o, TARGET)?,
-            // A user turn has no calls or reasoning; nothing to carry.
-            Block::ToolCall { .. } | Block::Thinking { .. } | Block::RedactedThinking { .. } => {}
-        }
-    }
-    if !tool_images.is_empty() {
-        out.push(json!({"role": "user", "content": user_content(&tool_images)}));
-    }
-    if !rest.is_empty() {
-        out.push(json!({"role": "user", "content": user_content(&rest)}));
-    }
-    Ok(())
-}
-
-fn assistant_message(m: &Message, lossy: &mut Lossy) -> Result<Value, TranslateError> {
-    let mut text = String::new();
-    let mut calls = Vec::new();
-    for b in &m.content {
-        match b {
-            Block::Text(t) => text.push_str(t),
-            Block::ToolCall {
-                id,
-                name,
-                arguments,
-            } => calls.push(json!({
-                "id": id, "type": "function",
-                "function": {"name": name, "arguments": arguments},
-            })),
-            Block::Opaque(o) => lossy.unsupported(o, "the Chat Completions API")?,
-            // Earlier turns' reasoning is not sent back: chat servers ignore or refuse it.
-            Block::Thinking { .. } | Block::RedactedThinking { .. } => {}
-            Block::Image(_) | Block::ToolResult { .. } => {}
-        }
-    }
-    let mut msg = Map::new();
-    msg.insert("role".into(), "assistant".into());
-    msg.insert(
-        "content".into(),
-        if text.is_empty() && !calls.is_empty() {
-            Value::Null
-        } else {
-            text.into()
-        },
-    );
-    if !calls.is_empty() {
-        msg.insert("tool_calls".into(), calls.into());
-    }
-    Ok(Value::Object(msg))
 }
