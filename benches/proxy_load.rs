@@ -177,7 +177,7 @@ fn main() {
     };
     let mut cells = Vec::new();
     for &(mix_index, connections) in &order {
-        run_cell(&mut cells, &run, mix_index, connections, false);
+        let _ = run_cell(&mut cells, &run, mix_index, connections, false);
     }
     let after_load_kib = lodestar
         .as_ref()
@@ -189,12 +189,9 @@ fn main() {
         for (mix_index, mix) in MIXES.iter().enumerate() {
             if mix.translates == Some(base) {
                 for _ in 0..if connections == 1 { 3 } else { 1 } {
-                    run_cell(&mut cells, &run, base, connections, true);
-                    run_cell(&mut cells, &run, mix_index, connections, false);
-                    let get = |m| {
-                        find(&cells, m, connections, Target::Lodestar).map(|c| c.result.clone())
-                    };
-                    if let (Some(b), Some(t)) = (get(base), get(mix_index)) {
+                    let b = run_cell(&mut cells, &run, base, connections, true);
+                    let t = run_cell(&mut cells, &run, mix_index, connections, false);
+                    if let (Some(b), Some(t)) = (b, t) {
                         pairs.push(Pair {
                             mix: mix_index,
                             connections,
@@ -275,8 +272,9 @@ fn run_cell(
     mix_index: usize,
     connections: u32,
     lodestar_only: bool,
-) {
+) -> Option<wrk::WrkResult> {
     let mix = &MIXES[mix_index];
+    let mut lodestar = None;
     let script = run.dir.join(mix.script);
     for &(target, addr) in run.targets {
         if (lodestar_only || mix.translates.is_some()) && target != Target::Lodestar {
@@ -299,16 +297,29 @@ fn run_cell(
                 "  (errors)"
             }
         );
-        cells.retain(|c| {
-            !(c.mix == mix_index && c.connections == connections && c.target == target)
-        });
-        cells.push(Cell {
-            mix: mix_index,
-            connections,
-            target,
-            result,
-        });
+        if target == Target::Lodestar {
+            lodestar = Some(result.clone());
+        }
+        // A pass-through re-run (a translation pair's base) only feeds the pair: the cell
+        // compared with nginx stays the one measured beside nginx's.
+        let rerun = lodestar_only
+            && mix.translates.is_none()
+            && cells
+                .iter()
+                .any(|c| c.mix == mix_index && c.connections == connections);
+        if !rerun {
+            cells.retain(|c| {
+                !(c.mix == mix_index && c.connections == connections && c.target == target)
+            });
+            cells.push(Cell {
+                mix: mix_index,
+                connections,
+                target,
+                result,
+            });
+        }
     }
+    lodestar
 }
 
 fn start_lodestar(

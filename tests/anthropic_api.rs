@@ -391,7 +391,10 @@ async fn count_tokens_asks_anthropic_and_estimates_elsewhere() {
         .as_u64()
         .unwrap();
     // cl100k: "lodestar" is two tokens, " routes" one.
-    assert!((11_500..12_500).contains(&n), "estimate {n} for 4000 × 3 tokens");
+    assert!(
+        (11_500..12_500).contains(&n),
+        "estimate {n} for 4000 × 3 tokens"
+    );
 
     // An image cannot be estimated: an error, so the client counts itself.
     let img = json!({"model": "local", "messages": [{"role": "user", "content": [
