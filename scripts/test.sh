@@ -21,8 +21,11 @@ if ! command -v npm >/dev/null; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq && $sudo apt-get install -y -qq nodejs npm >/dev/null
 fi
-installed="$(cat "$npm_dir/node_modules/@anthropic-ai/claude-code/package.json" 2>/dev/null \
-  | sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' | head -1)"
+installed=""
+pkg="$npm_dir/node_modules/@anthropic-ai/claude-code/package.json"
+if [ -f "$pkg" ]; then
+  installed="$(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' "$pkg" | head -1)"
+fi
 if [ "$installed" != "$claude_version" ] || [ ! -x "$npm_dir/node_modules/.bin/claude" ]; then
   mkdir -p "$npm_dir"
   npm install --prefix "$npm_dir" --no-audit --no-fund --loglevel=error \
