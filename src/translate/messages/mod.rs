@@ -204,17 +204,12 @@ fn parse_content(content: Option<&Value>, at: &str) -> Result<Vec<Block>, Transl
     let mut out = Vec::with_capacity(blocks.len());
     for (j, b) in blocks.iter().enumerate() {
         let here = format!("{at}.content[{j}]");
+        if let Some(block) = answer_block(b) {
+            out.push(block);
+            continue;
+        }
         let block = match str_of(b, "type") {
-            Some("text") => Block::Text(str_of(b, "text").unwrap_or_default().to_string()),
             Some("image") => Block::Image(parse_image(b, &here)?),
-            Some("tool_use") => Block::ToolCall {
-                id: str_of(b, "id").unwrap_or_default().to_string(),
-                name: str_of(b, "name").unwrap_or_default().to_string(),
-                arguments: b
-                    .get("input")
-                    .map(Value::to_string)
-                    .unwrap_or_else(|| "{}".into()),
-            },
             Some("tool_result") => {
                 let content = match b.get("content") {
                     Some(Value::String(s)) => vec![Block::Text(s.clone())],
@@ -226,19 +221,35 @@ fn parse_content(content: Option<&Value>, at: &str) -> Result<Vec<Block>, Transl
                     is_error: b.get("is_error").and_then(Value::as_bool) == Some(true),
                 }
             }
-            Some("thinking") => Block::Thinking {
-                text: str_of(b, "thinking").unwrap_or_default().to_string(),
-                signature: str_of(b, "signature").map(String::from),
-            },
-            Some("redacted_thinking") => Block::RedactedThinking {
-                data: str_of(b, "data").unwrap_or_default().to_string(),
-            },
             Some(t) => Block::Opaque(Opaque::new(format!("content type `{t}`"), here)),
             None => return Err(TranslateError::new(here, "a content block needs a `type`")),
         };
         out.push(block);
     }
     Ok(out)
+}
+
+/// The blocks an answer is made of (text, thinking, redacted thinking, tool use); `None` for
+/// any other type.
+pub(super) fn answer_block(b: &Value) -> Option<Block> {
+    let s = |k: &str| str_of(b, k).unwrap_or_default().to_string();
+    Some(match str_of(b, "type")? {
+        "text" => Block::Text(s("text")),
+        "thinking" => Block::Thinking {
+            text: s("thinking"),
+            signature: str_of(b, "signature").map(String::from),
+        },
+        "redacted_thinking" => Block::RedactedThinking { data: s("data") },
+        "tool_use" => Block::ToolCall {
+            id: s("id"),
+            name: s("name"),
+            arguments: b
+                .get("input")
+                .map(Value::to_string)
+                .unwrap_or_else(|| "{}".into()),
+        },
+        _ => return None,
+    })
 }
 
 /// A tool call's JSON arguments as the object Anthropic's `input` must be (`{}` when a model

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::str_of;
-use crate::translate::{Block, Reply, StopReason, Usage, anthropic_error_type};
+use crate::translate::{Reply, StopReason, Usage, anthropic_error_type};
 
 pub(super) fn stop_reason(s: Option<&str>) -> StopReason {
     match s {
@@ -73,31 +73,13 @@ pub(super) fn usage_json(u: &Usage) -> Value {
 pub(crate) fn parse_reply(bytes: &[u8]) -> Option<Reply> {
     let v: Value = serde_json::from_slice(bytes).ok()?;
     let v = &v;
-    let mut content = Vec::new();
-    for b in v.get("content")?.as_array()? {
-        match str_of(b, "type") {
-            Some("text") => content.push(Block::Text(
-                str_of(b, "text").unwrap_or_default().to_string(),
-            )),
-            Some("thinking") => content.push(Block::Thinking {
-                text: str_of(b, "thinking").unwrap_or_default().to_string(),
-                signature: str_of(b, "signature").map(String::from),
-            }),
-            Some("redacted_thinking") => content.push(Block::RedactedThinking {
-                data: str_of(b, "data").unwrap_or_default().to_string(),
-            }),
-            Some("tool_use") => content.push(Block::ToolCall {
-                id: str_of(b, "id").unwrap_or_default().to_string(),
-                name: str_of(b, "name").unwrap_or_default().to_string(),
-                arguments: b
-                    .get("input")
-                    .map(Value::to_string)
-                    .unwrap_or_else(|| "{}".into()),
-            }),
-            // Server tool blocks run on Anthropic's side; a chat client has nothing to do.
-            _ => {}
-        }
-    }
+    // Server tool blocks run on Anthropic's side; a chat client has nothing to do with them.
+    let content = v
+        .get("content")?
+        .as_array()?
+        .iter()
+        .filter_map(super::answer_block)
+        .collect();
     let mut usage = Usage::default();
     if let Some(u) = v.get("usage") {
         merge_usage(&mut usage, u);
