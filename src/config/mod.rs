@@ -67,6 +67,8 @@ pub struct ProviderConfig {
     pub ca_cert: Option<(std::path::PathBuf, Vec<u8>)>,
     /// The upstream takes Anthropic's `/v1/messages` itself (always for `kind: anthropic`).
     pub messages_native: bool,
+    /// The upstream takes OpenAI's `/v1/responses` itself (default for `kind: openai`).
+    pub responses_native: bool,
 }
 
 /// How requests are translated between API formats (`translation:`).

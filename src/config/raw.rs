@@ -46,6 +46,8 @@ pub(crate) struct RawProvider {
     pub ca_cert: Option<String>,
     /// Whether the upstream takes Anthropic's `/v1/messages` itself.
     pub messages_api: Option<MessagesApi>,
+    /// Whether the upstream takes OpenAI's `/v1/responses` itself (`native` | `translate`).
+    pub responses_api: Option<MessagesApi>,
 }
 
 /// How Anthropic-format requests reach a provider.

@@ -55,6 +55,18 @@ fn plan(ep: Endpoint, provider: &Provider) -> Result<Plan, TranslateError> {
             client,
             upstream: Format::Chat,
         },
+        (Endpoint::Responses, _) if provider.cfg.responses_native => Plan::Pass {
+            upstream: ep,
+            client: Format::Responses,
+        },
+        (Endpoint::Responses, Wire::OpenAi) => Plan::Translate {
+            client: Format::Responses,
+            upstream: Format::Chat,
+        },
+        (Endpoint::Responses, Wire::AnthropicMessages) => Plan::Translate {
+            client: Format::Responses,
+            upstream: Format::Messages,
+        },
         (Endpoint::ChatCompletions, Wire::AnthropicMessages) => Plan::Translate {
             client,
             upstream: Format::Messages,
@@ -129,6 +141,7 @@ pub(super) async fn run(
             let ep = match upstream {
                 Format::Chat => Endpoint::ChatCompletions,
                 Format::Messages => Endpoint::Messages,
+                Format::Responses => Endpoint::Responses,
             };
             (ep, req.into_bytes(), &*NO_HEADERS)
         }
@@ -214,12 +227,17 @@ pub(super) async fn run(
                     Some(e) => e.finish().await.tokens,
                     None => 0,
                 };
-                let decoder = from.decoder();
+                let Some(decoder) = from.decoder() else {
+                    return Err(Failure::Translate(TranslateError::new(
+                        "model",
+                        format!("Lodestar cannot read {} streams", from.name()),
+                    )));
+                };
                 let encoder = client.encoder(include_usage, input_estimate);
                 (
                     sse_headers(),
                     Box::new(move |end| {
-                        relay_translated(first, upstream, limits, decoder, encoder, client, end)
+                        relay_translated(first, upstream, limits, decoder, encoder, end)
                     }),
                 )
             }

@@ -139,7 +139,6 @@ pub(crate) fn relay_translated(
     limits: Limits,
     decoder: Decoder,
     encoder: Encoder,
-    client: Format,
     end: StreamEnd,
 ) -> ClientStream {
     struct S {
@@ -149,7 +148,6 @@ pub(crate) fn relay_translated(
         reader: SseReader,
         decoder: Decoder,
         encoder: Encoder,
-        client: Format,
         out: VecDeque<Bytes>,
         done: bool,
     }
@@ -186,11 +184,10 @@ pub(crate) fn relay_translated(
                 self.out.push_back(Bytes::from(batch));
             }
         }
-        fn fail(&mut self, msg: String) {
-            self.done = true;
-            self.out
-                .push_back(Bytes::from(self.client.error_event(&msg)));
-            self.end.set(StreamOutcome::Failed(msg));
+        /// The stream broke: the encoder writes the client's error event (with its own state:
+        /// a Responses stream's sequence numbers and output so far).
+        fn fail(&mut self, message: String) {
+            self.emit(vec![StreamEvent::Error { message }]);
         }
     }
     let s = S {
@@ -200,7 +197,6 @@ pub(crate) fn relay_translated(
         reader: SseReader::default(),
         decoder,
         encoder,
-        client,
         out: VecDeque::new(),
         done: false,
     };

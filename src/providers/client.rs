@@ -40,7 +40,7 @@ pub(crate) struct UpstreamError {
 struct H1 {
     pool: Arc<H1Pool>,
     /// Request targets (path and query), indexed by `Endpoint::slot`.
-    paths: [http::Uri; 5],
+    paths: [http::Uri; 6],
     /// Everything but the body: auth, configured headers, host, user agent, content type.
     headers: HeaderMap,
 }
@@ -57,7 +57,7 @@ pub(crate) struct Provider {
     pub client: reqwest::Client,
     transport: Transport,
     /// Parsed once, indexed by `Endpoint::slot`.
-    urls: [reqwest::Url; 5],
+    urls: [reqwest::Url; 6],
     /// Auth and configured headers, built once.
     headers: HeaderMap,
 }
@@ -87,7 +87,7 @@ impl Provider {
         for ep in Endpoint::ALL {
             parsed.push(endpoint_url(&cfg, ep)?);
         }
-        let urls: [reqwest::Url; 5] = parsed
+        let urls: [reqwest::Url; 6] = parsed
             .try_into()
             .map_err(|_| "internal: endpoint table size".to_string())?;
         let base = &urls[0];
@@ -122,6 +122,7 @@ impl Provider {
                         path(&urls[2])?,
                         path(&urls[3])?,
                         path(&urls[4])?,
+                        path(&urls[5])?,
                     ],
                     headers,
                 }))
@@ -312,6 +313,7 @@ fn endpoint_url(cfg: &ProviderConfig, ep: Endpoint) -> Result<reqwest::Url, Stri
                 Endpoint::Embeddings => "embeddings",
                 Endpoint::Messages => "messages",
                 Endpoint::CountTokens => "messages/count_tokens",
+                Endpoint::Responses => "responses",
             };
             format!("{root}/{path}")
         }

@@ -63,16 +63,19 @@ pub enum Endpoint {
     Messages,
     /// Anthropic's `/v1/messages/count_tokens`.
     CountTokens,
+    /// OpenAI's `/v1/responses`.
+    Responses,
 }
 
 impl Endpoint {
     /// Every endpoint, in `slot` order.
-    pub(crate) const ALL: [Endpoint; 5] = [
+    pub(crate) const ALL: [Endpoint; 6] = [
         Endpoint::ChatCompletions,
         Endpoint::Completions,
         Endpoint::Embeddings,
         Endpoint::Messages,
         Endpoint::CountTokens,
+        Endpoint::Responses,
     ];
 
     /// Index into per-endpoint tables built from `ALL`.
@@ -83,6 +86,7 @@ impl Endpoint {
             Endpoint::Embeddings => 2,
             Endpoint::Messages => 3,
             Endpoint::CountTokens => 4,
+            Endpoint::Responses => 5,
         }
     }
 
@@ -93,6 +97,7 @@ impl Endpoint {
             Endpoint::Embeddings => "embeddings",
             Endpoint::Messages => "messages",
             Endpoint::CountTokens => "messages.count_tokens",
+            Endpoint::Responses => "responses",
         }
     }
 
@@ -124,7 +129,10 @@ impl ProviderKind {
             (ProviderKind::OpenAi | ProviderKind::OpenAiCompatible | ProviderKind::Ollama, _)
             | (
                 ProviderKind::Anthropic,
-                Endpoint::ChatCompletions | Endpoint::Messages | Endpoint::CountTokens,
+                Endpoint::ChatCompletions
+                | Endpoint::Messages
+                | Endpoint::CountTokens
+                | Endpoint::Responses,
             ) => None,
         }
     }

@@ -60,6 +60,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             .route(&format!("{prefix}/completions"), post(openai::completions))
             .route(&format!("{prefix}/embeddings"), post(openai::embeddings))
             .route(&format!("{prefix}/messages"), post(anthropic::messages))
+            .route(&format!("{prefix}/responses"), post(openai::responses))
             .route(
                 &format!("{prefix}/messages/count_tokens"),
                 post(anthropic::count_tokens),

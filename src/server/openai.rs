@@ -20,6 +20,10 @@ pub(super) async fn completions(State(s): State<Arc<AppState>>, req: Request) ->
     proxy(s, Endpoint::Completions, req).await
 }
 
+pub(super) async fn responses(State(s): State<Arc<AppState>>, req: Request) -> Response {
+    proxy(s, Endpoint::Responses, req).await
+}
+
 pub(super) async fn embeddings(State(s): State<Arc<AppState>>, req: Request) -> Response {
     proxy(s, Endpoint::Embeddings, req).await
 }

@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use super::chat::{self, ChatDialect, ChatStreamDecoder, ChatStreamEncoder};
 use super::messages::{self, MessagesStreamDecoder, MessagesStreamEncoder};
+use super::responses::{self, ResponsesStreamEncoder};
 use super::sse::SseEvent;
 use super::{Conversation, Lossy, Reply, StreamEvent, TranslateError};
 
@@ -13,6 +14,8 @@ use super::{Conversation, Lossy, Reply, StreamEvent, TranslateError};
 pub(crate) enum Format {
     Chat,
     Messages,
+    /// OpenAI Responses: a client format only (upstreams that speak it get pass-through).
+    Responses,
 }
 
 /// What a builder needs to know about the upstream it builds for.
@@ -29,6 +32,7 @@ impl Format {
         match self {
             Format::Chat => "Chat Completions",
             Format::Messages => "Anthropic Messages",
+            Format::Responses => "Responses",
         }
     }
 
@@ -46,6 +50,7 @@ impl Format {
         match self {
             Format::Chat => chat::parse_request(&map),
             Format::Messages => messages::parse_request(&map),
+            Format::Responses => responses::parse_request(&map),
         }
     }
 
@@ -69,6 +74,11 @@ impl Format {
                 messages::build_request(conv, model, target.default_max_tokens, lossy)
                     .map(|v| v.to_string())
             }
+            Format::Responses => Err(TranslateError::new(
+                "model",
+                "Lodestar does not translate into the Responses API; mark the provider \
+                 `responses_api: native` or route to a Chat Completions or Anthropic provider",
+            )),
         }
     }
 
@@ -77,6 +87,7 @@ impl Format {
         match self {
             Format::Chat => chat::parse_reply(body),
             Format::Messages => messages::parse_reply(body),
+            Format::Responses => None,
         }
     }
 
@@ -85,6 +96,7 @@ impl Format {
         match self {
             Format::Chat => chat::build_reply(reply),
             Format::Messages => messages::build_reply(reply),
+            Format::Responses => responses::build_reply(reply),
         }
     }
 
@@ -93,13 +105,14 @@ impl Format {
         match self {
             Format::Chat => chat::error_body(status, message),
             Format::Messages => messages::error_body(status, message),
+            Format::Responses => responses::error_body(status, message),
         }
     }
 
     /// Whether `v` is already an error body of this format.
     pub(crate) fn is_error_body(self, v: &Value) -> bool {
         match self {
-            Format::Chat => v.get("error").is_some_and(Value::is_object),
+            Format::Chat | Format::Responses => v.get("error").is_some_and(Value::is_object),
             Format::Messages => v.get("type").and_then(Value::as_str) == Some("error"),
         }
     }
@@ -109,13 +122,17 @@ impl Format {
         match self {
             Format::Chat => chat::error_frame(message),
             Format::Messages => messages::error_event(message),
+            Format::Responses => responses::error_event(message),
         }
     }
 
-    pub(crate) fn decoder(self) -> Decoder {
+    /// A reader of this format's upstream streams (`None` for Responses, which Lodestar only
+    /// passes through as an upstream format).
+    pub(crate) fn decoder(self) -> Option<Decoder> {
         match self {
-            Format::Chat => Decoder::Chat(ChatStreamDecoder::default()),
-            Format::Messages => Decoder::Messages(MessagesStreamDecoder::default()),
+            Format::Chat => Some(Decoder::Chat(ChatStreamDecoder::default())),
+            Format::Messages => Some(Decoder::Messages(MessagesStreamDecoder::default())),
+            Format::Responses => None,
         }
     }
 
@@ -125,6 +142,7 @@ impl Format {
         match self {
             Format::Chat => Encoder::Chat(ChatStreamEncoder::new(include_usage)),
             Format::Messages => Encoder::Messages(MessagesStreamEncoder::new(input_estimate)),
+            Format::Responses => Encoder::Responses(ResponsesStreamEncoder::new()),
         }
     }
 }
@@ -156,6 +174,7 @@ impl Decoder {
 pub(crate) enum Encoder {
     Chat(ChatStreamEncoder),
     Messages(MessagesStreamEncoder),
+    Responses(ResponsesStreamEncoder),
 }
 
 impl Encoder {
@@ -163,6 +182,7 @@ impl Encoder {
         match self {
             Encoder::Chat(e) => e.encode(ev),
             Encoder::Messages(e) => e.encode(ev),
+            Encoder::Responses(e) => e.encode(ev),
         }
     }
 }

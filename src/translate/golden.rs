@@ -14,6 +14,7 @@ fn format(v: &Value) -> Format {
     match v.as_str() {
         Some("chat") => Format::Chat,
         Some("messages") => Format::Messages,
+        Some("responses") => Format::Responses,
         other => panic!("unknown format {other:?}"),
     }
 }
@@ -128,7 +129,7 @@ fn run(path: &Path) -> Result<(), String> {
         Some("stream") => {
             let input = sse_text(fixture["input"].as_array().ok_or("input must be events")?);
             let mut reader = SseReader::default();
-            let mut decoder = from.decoder();
+            let mut decoder = from.decoder().ok_or("no stream reader for this format")?;
             let mut encoder = to.encoder(
                 opt_bool("include_usage"),
                 opts.get("input_estimate")

@@ -1,8 +1,8 @@
 //! The translation hub: one internal model of a conversation, one adapter per wire format.
 //!
 //! Owns: converting requests, replies, errors and stream events between the wire formats
-//! through the types below — OpenAI Chat Completions (`chat/`) and Anthropic Messages
-//! (`messages/`) — reading SSE (`sse.rs`) and estimating token counts (`tokens.rs`). Must not do
+//! through the types below — OpenAI Chat Completions (`chat/`), Anthropic Messages
+//! (`messages/`) and, as a client format only, OpenAI Responses (`responses/`) — reading SSE (`sse.rs`) and estimating token counts (`tokens.rs`). Must not do
 //! I/O: adapters are pure functions and small state machines, so each mapping is testable on
 //! its own. A new wire format adds one adapter (`parse_request`, `build_request`, `parse_reply`,
 //! `build_reply`, a stream decoder and a stream encoder), not one converter per pair.
@@ -16,6 +16,7 @@
 pub(crate) mod chat;
 pub(crate) mod format;
 pub(crate) mod messages;
+pub(crate) mod responses;
 pub(crate) mod sse;
 pub(crate) mod tokens;
 
@@ -57,6 +58,9 @@ pub(crate) struct Params {
     /// End-user id, where the format has one.
     pub user: Option<String>,
     pub reasoning: Option<Reasoning>,
+    /// Structured output, as Chat Completions' `response_format` object
+    /// (`{type: json_schema, json_schema: {name, schema, strict}}` or `{type: json_object}`).
+    pub response_format: Option<Value>,
 }
 
 /// How hard the model should think before answering.
@@ -175,6 +179,10 @@ pub(crate) struct Opaque {
     pub what: String,
     /// Where it was in the request, e.g. `messages[2].content[1]`.
     pub param: String,
+    /// Left out unless the config is `strict`: things clients declare on every request whether
+    /// or not they are used (the hosted tools Codex lists), where an error would make the
+    /// client unusable on any other target.
+    pub soft: bool,
 }
 
 impl Opaque {
@@ -182,6 +190,15 @@ impl Opaque {
         Self {
             what: what.into(),
             param: param.into(),
+            soft: false,
+        }
+    }
+
+    /// An item dropped (and named in `x-lodestar-dropped`) unless the config is `strict`.
+    pub(crate) fn soft(what: impl Into<String>, param: impl Into<String>) -> Self {
+        Self {
+            soft: true,
+            ..Self::new(what, param)
         }
     }
 }
@@ -307,11 +324,14 @@ impl TranslateError {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OnUnsupported {
-    /// Refuse the request with an error naming the feature.
+    /// Refuse the request with an error naming the feature (hosted tools an agent merely
+    /// declares are still left out and named).
     #[default]
     Error,
     /// Leave it out and name it in the `x-lodestar-dropped` response header.
     Drop,
+    /// Refuse every feature the target lacks, declared hosted tools included.
+    Strict,
 }
 
 /// A builder's record of what it left out.
@@ -333,13 +353,19 @@ impl Lossy {
     /// `what` cannot be carried to `target`: an error, or a recorded drop.
     pub(crate) fn unsupported(&mut self, o: &Opaque, target: &str) -> Result<(), TranslateError> {
         match self.policy {
+            OnUnsupported::Error if o.soft => {
+                if !self.dropped.contains(&o.what) {
+                    self.dropped.push(o.what.clone());
+                }
+                Ok(())
+            }
             OnUnsupported::Drop => {
                 if !self.dropped.contains(&o.what) {
                     self.dropped.push(o.what.clone());
                 }
                 Ok(())
             }
-            OnUnsupported::Error => Err(TranslateError::new(
+            OnUnsupported::Error | OnUnsupported::Strict => Err(TranslateError::new(
                 o.param.clone(),
                 format!(
                     "{} cannot be translated to {target}; route this request to a provider \

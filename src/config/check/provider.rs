@@ -34,6 +34,15 @@ impl Checker<'_> {
         };
         let (api_key, key_source) = self.api_key(&key, &raw);
         if raw.kind == ProviderKind::Anthropic
+            && raw.responses_api == Some(raw::MessagesApi::Native)
+        {
+            self.error(
+                &format!("{key}.responses_api"),
+                "Anthropic has no Responses API; its requests are translated to Messages. \
+                 Remove `responses_api`",
+            );
+        }
+        if raw.kind == ProviderKind::Anthropic
             && raw.messages_api == Some(raw::MessagesApi::Translate)
         {
             self.error(
@@ -115,6 +124,12 @@ impl Checker<'_> {
             },
             default_max_tokens: raw.default_max_tokens.unwrap_or(4096),
             pass_client_key: raw.pass_client_key,
+            responses_native: match (raw.kind, raw.responses_api) {
+                (ProviderKind::Anthropic, _) => false,
+                (_, Some(raw::MessagesApi::Native)) => true,
+                (ProviderKind::OpenAi, None) => true,
+                (_, _) => false,
+            },
             messages_native: match (raw.kind, raw.messages_api) {
                 (ProviderKind::Anthropic, _) => true,
                 (_, Some(raw::MessagesApi::Native)) => true,

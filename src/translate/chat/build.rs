@@ -40,6 +40,8 @@ struct RequestOut<'a> {
     user: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reasoning_effort: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_format: Option<&'a Value>,
 }
 
 #[derive(Serialize)]
@@ -243,6 +245,7 @@ pub(crate) fn build_request(
             .reasoning
             .filter(|r| *r != Reasoning::Off)
             .map(Reasoning::effort),
+        response_format: p.response_format.as_ref(),
     };
     serde_json::to_string(&out)
         .map_err(|e| TranslateError::new("", format!("the request could not be written: {e}")))

@@ -158,6 +158,7 @@ pub(crate) fn parse_request(body: &Map<String, Value>) -> Result<Conversation, T
             .unwrap_or(false),
         user: body.get("user").and_then(Value::as_str).map(String::from),
         reasoning,
+        response_format: None,
     };
     Ok(conv)
 }

@@ -163,6 +163,7 @@ pub(crate) fn parse_request(body: &Map<String, Value>) -> Result<Conversation, T
         include_usage: true,
         user: None,
         reasoning,
+        response_format: None,
     };
     Ok(conv)
 }
@@ -363,6 +364,12 @@ pub(crate) fn build_request(
 ) -> Result<Value, TranslateError> {
     for o in &conv.opaque {
         lossy.unsupported(o, TARGET)?;
+    }
+    if conv.params.response_format.is_some() {
+        lossy.unsupported(
+            &Opaque::new("structured output (`text.format`)", "text.format"),
+            TARGET,
+        )?;
     }
     let mut system: Vec<&str> = conv.system.iter().map(String::as_str).collect();
     let mut messages = Vec::with_capacity(conv.messages.len());

@@ -350,6 +350,7 @@ pub(crate) mod request {
             include_usage: true,
             user: None,
             reasoning,
+            response_format: None,
         };
         Some(conv)
     }

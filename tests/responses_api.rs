@@ -1,0 +1,287 @@
+//! `POST /v1/responses` over real TCP, translated to a chat-only upstream and to an Anthropic
+//! one: answers and streams in the Responses shapes, tool calls and their outputs paired by
+//! `call_id`, Codex's hosted tools dropped and named, and what cannot be served refused clearly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use serde_json::{Value, json};
+use support::proxy::{Proxy, route_of};
+use support::upstream::TestUpstream;
+
+fn config(u: &str) -> String {
+    format!(
+        r#"
+providers:
+  local: {{ kind: ollama, base_url: "{u}", discover_models: false }}
+  claude: {{ kind: anthropic, base_url: "{u}", api_key_env: TEST_ANTHROPIC_KEY, discover_models: false }}
+  native: {{ kind: openai-compatible, base_url: "{u}/v1", responses_api: native, discover_models: false }}
+models:
+  local: {{ route: [local/qwen2.5-coder:7b] }}
+  local-think: {{ route: [local/qwen2.5-coder:7b+think] }}
+  claude: {{ route: [claude/claude-sonnet-4-5] }}
+  native: {{ route: [native/gpt-5] }}
+  broken: {{ route: [local/m+drop_mid_stream+chunks_6] }}
+"#
+    )
+}
+
+/// An SSE body as (event name, data) pairs.
+async fn events(r: reqwest::Response) -> Vec<(String, Value)> {
+    let text = r.text().await.unwrap();
+    text.split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| {
+            let name = e
+                .lines()
+                .find_map(|l| l.strip_prefix("event: "))
+                .unwrap_or("")
+                .to_string();
+            let data = e
+                .lines()
+                .find_map(|l| l.strip_prefix("data: "))
+                .map(|d| serde_json::from_str(d).unwrap())
+                .unwrap_or(Value::Null);
+            (name, data)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_text_answer_comes_back_as_a_response_object() {
+    let up = TestUpstream::start().await;
+    let proxy = Proxy::start(&config(&up.url())).await;
+    for (model, path) in [
+        ("local", "/v1/chat/completions"),
+        ("claude", "/v1/messages"),
+    ] {
+        let r = proxy
+            .post(
+                "/v1/responses",
+                &json!({"model": model, "instructions": "be brief", "input": "hello there",
+                        "max_output_tokens": 50}),
+            )
+            .await;
+        assert_eq!(r.status(), 200, "{model}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["object"], "response");
+        assert!(v["id"].as_str().unwrap().starts_with("resp_"));
+        assert_eq!(v["status"], "completed");
+        let msg = &v["output"][0];
+        assert_eq!(msg["type"], "message");
+        assert_eq!(msg["content"][0]["type"], "output_text");
+        assert_eq!(msg["content"][0]["text"], "echo: hello there");
+        assert!(v["usage"]["input_tokens"].as_u64().unwrap() > 0);
+        let sent = up.last_request().unwrap();
+        assert_eq!(sent.path, path);
+        let b = &sent.body;
+        if model == "local" {
+            assert_eq!(
+                b["messages"][0],
+                json!({"role": "system", "content": "be brief"})
+            );
+            assert_eq!(b["max_tokens"], 50);
+        } else {
+            assert_eq!(b["system"], "be brief");
+            assert_eq!(b["max_tokens"], 50);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_stream_is_the_responses_event_sequence() {
+    let up = TestUpstream::start().await;
+    let proxy = Proxy::start(&config(&up.url())).await;
+    let r = proxy
+        .post(
+            "/v1/responses",
+            &json!({"model": "local-think", "input": "hello there", "stream": true}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(route_of(&r), "local/qwen2.5-coder:7b+think");
+    let evs = events(r).await;
+    let names: Vec<&str> = evs.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names[..2], ["response.created", "response.in_progress"]);
+    assert_eq!(*names.last().unwrap(), "response.completed");
+    // Each event's type matches its name, and sequence numbers count up from 0.
+    for (i, (name, data)) in evs.iter().enumerate() {
+        assert_eq!(data["type"], name.as_str());
+        assert_eq!(data["sequence_number"], i as u64, "{name}");
+    }
+    // Reasoning comes first as a summary, then the message.
+    let first_added = evs
+        .iter()
+        .find(|(n, _)| n == "response.output_item.added")
+        .unwrap();
+    assert_eq!(first_added.1["item"]["type"], "reasoning");
+    assert!(names.contains(&"response.reasoning_summary_text.delta"));
+    let text: String = evs
+        .iter()
+        .filter(|(n, _)| n == "response.output_text.delta")
+        .map(|(_, d)| d["delta"].as_str().unwrap())
+        .collect();
+    assert_eq!(text, "echo: hello there");
+    let done = &evs.last().unwrap().1["response"];
+    assert_eq!(done["status"], "completed");
+    assert_eq!(done["output"][1]["content"][0]["text"], "echo: hello there");
+    assert!(done["usage"]["output_tokens"].as_u64().unwrap() > 0);
+    // Item ids are the same in added, deltas and done.
+    let msg_id = done["output"][1]["id"].as_str().unwrap();
+    assert!(
+        evs.iter()
+            .filter(|(n, _)| n == "response.output_text.delta")
+            .all(|(_, d)| d["item_id"] == msg_id)
+    );
+}
+
+#[tokio::test]
+async fn a_tool_call_and_its_output_are_paired_by_call_id() {
+    let up = TestUpstream::start().await;
+    let proxy = Proxy::start(&config(&up.url())).await;
+    let tools = json!([
+        {"type": "function", "name": "shell", "description": "run a command",
+         "parameters": {"type": "object", "properties": {"command": {"type": "array", "items": {"type": "string"}}}}},
+        {"type": "web_search"},
+        {"type": "namespace", "name": "mcp__docs", "tools": [
+            {"type": "function", "name": "search", "parameters": {"type": "object", "properties": {}}}]}
+    ]);
+    for model in ["local", "claude"] {
+        let first = json!({"model": model, "stream": true, "tools": tools, "store": false,
+            "include": ["reasoning.encrypted_content"],
+            "input": [
+                {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "you are codex"}]},
+                {"type": "message", "role": "user", "content": [{"type": "input_text",
+                 "text": "call: shell {\"command\":[\"echo\",\"hi\"]}"}]}]});
+        let r = proxy.post("/v1/responses", &first).await;
+        assert_eq!(r.status(), 200, "{model}");
+        assert_eq!(r.headers()["x-lodestar-dropped"], "tool type `web_search`");
+        let evs = events(r).await;
+        let done = &evs.last().unwrap().1["response"];
+        let call = done["output"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["type"] == "function_call")
+            .unwrap_or_else(|| panic!("{model}: no call in {done:#}"))
+            .clone();
+        assert_eq!(call["name"], "shell");
+        let args: Value = serde_json::from_str(call["arguments"].as_str().unwrap()).unwrap();
+        assert_eq!(args, json!({"command": ["echo", "hi"]}));
+        let streamed: String = evs
+            .iter()
+            .filter(|(n, _)| n == "response.function_call_arguments.delta")
+            .map(|(_, d)| d["delta"].as_str().unwrap())
+            .collect();
+        assert_eq!(streamed, call["arguments"].as_str().unwrap());
+
+        // The upstream got the function tools (the namespace flattened), not the hosted one.
+        let sent = up.last_request().unwrap().body;
+        let names: Vec<String> = sent["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                t.pointer("/function/name")
+                    .or_else(|| t.get("name"))
+                    .and_then(Value::as_str)
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(names, ["shell", "mcp__docs__search"], "{model}");
+
+        // Codex replays the history with the call's output.
+        let second = json!({"model": model, "tools": tools, "input": [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "run it"}]},
+            {"type": "function_call", "id": call["id"], "call_id": call["call_id"], "name": "shell",
+             "arguments": call["arguments"]},
+            {"type": "function_call_output", "call_id": call["call_id"], "output": "hi\n"}]});
+        let r = proxy.post("/v1/responses", &second).await;
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().await.unwrap();
+        let text = v["output"][0]["content"][0]["text"].as_str().unwrap();
+        let cid = call["call_id"].as_str().unwrap();
+        assert!(
+            text.starts_with(&format!("tool results: {cid}=hi")),
+            "{model}: {text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_native_upstream_gets_the_request_untouched() {
+    let up = TestUpstream::start().await;
+    let proxy = Proxy::start(&config(&up.url())).await;
+    let body = r#"{"model":"native","input":"hi","store":false,"prompt_cache_key":"k1","client_metadata":{"a":1}}"#;
+    let r = proxy
+        .client
+        .post(format!("{}/v1/responses", proxy.url))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    // (The test upstream has no /v1/responses: what matters is what reached it.)
+    drop(r);
+    let rec = up.last_request().unwrap();
+    assert_eq!(rec.path, "/v1/responses");
+    assert_eq!(
+        std::str::from_utf8(&rec.raw).unwrap(),
+        body.replace("\"native\"", "\"gpt-5\"")
+    );
+}
+
+#[tokio::test]
+async fn what_cannot_be_served_is_refused_in_the_openai_error_shape() {
+    let up = TestUpstream::start().await;
+    let proxy = Proxy::start(&config(&up.url())).await;
+    // Forcing a hosted tool the target lacks.
+    let r = proxy
+        .post(
+            "/v1/responses",
+            &json!({"model": "local", "input": "hi", "tools": [{"type": "web_search"}],
+                    "tool_choice": {"type": "web_search"}}),
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["param"], "tool_choice");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("web_search")
+    );
+    // A stored conversation Lodestar does not keep (yet).
+    let r = proxy
+        .post(
+            "/v1/responses",
+            &json!({"model": "local", "input": "hi", "previous_response_id": "resp_x"}),
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["param"], "previous_response_id");
+    assert_eq!(up.calls(), 0);
+}
+
+#[tokio::test]
+async fn a_broken_stream_ends_in_response_failed() {
+    let up = TestUpstream::start().await;
+    let proxy = Proxy::start(&config(&up.url())).await;
+    let r = proxy
+        .post(
+            "/v1/responses",
+            &json!({"model": "broken", "input": "hi", "stream": true}),
+        )
+        .await;
+    let evs = events(r).await;
+    let last = evs.last().unwrap();
+    assert_eq!(last.0, "response.failed", "{evs:?}");
+    assert_eq!(last.1["response"]["status"], "failed");
+    assert!(evs.iter().all(|(n, _)| n != "response.completed"));
+    for (i, (_, d)) in evs.iter().enumerate() {
+        assert_eq!(d["sequence_number"], i as u64);
+    }
+}
