@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what the tests need (the official OpenAI and Anthropic Python
-# SDKs, in a virtualenv outside the repo; the Claude Code CLI from the npm registry, outside the
-# repo), then runs every test of the workspace.
+# SDKs, in a virtualenv outside the repo; the Claude Code and Codex CLIs from the npm registry,
+# outside the repo), then runs every test of the workspace.
 # Usage: scripts/test.sh [extra cargo test args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,5 +32,19 @@ if [ "$installed" != "$claude_version" ] || [ ! -x "$npm_dir/node_modules/.bin/c
     "@anthropic-ai/claude-code@$claude_version" >/dev/null
 fi
 export LODESTAR_CLAUDE="$npm_dir/node_modules/.bin/claude"
+
+# Codex CLI, pinned: its native binary ships in the platform package beside the JS launcher.
+codex_version="0.169.0"
+installed=""
+pkg="$npm_dir/node_modules/@openai/codex/package.json"
+if [ -f "$pkg" ]; then
+  installed="$(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' "$pkg" | head -1)"
+fi
+if [ "$installed" != "$codex_version" ]; then
+  npm install --prefix "$npm_dir" --no-audit --no-fund --loglevel=error \
+    "@openai/codex@$codex_version" >/dev/null
+fi
+codex_bin="$(ls "$npm_dir"/node_modules/@openai/codex-linux-*/vendor/*/bin/codex 2>/dev/null | head -1 || true)"
+export LODESTAR_CODEX="${codex_bin:-$npm_dir/node_modules/.bin/codex}"
 
 cargo test --workspace "$@"
