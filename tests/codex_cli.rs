@@ -47,28 +47,37 @@ fn codex_bin() -> PathBuf {
     path
 }
 
-/// Runs `codex exec PROMPT` against the proxy with `model`; returns (ok, stdout, stderr).
-async fn codex(proxy: &Proxy, name: &str, model: &str, prompt: &str) -> (bool, String, String) {
+/// Runs `codex exec --profile PROFILE PROMPT` against the proxy, with
+/// docs/clients/codex.config.toml as its config (only `base_url` pointed at the proxy);
+/// returns (ok, stdout, stderr).
+async fn codex(proxy: &Proxy, name: &str, profile: &str, prompt: &str) -> (bool, String, String) {
     let home = temp_dir(&format!("codex-{name}"));
     let codex_home = home.join(".codex");
     let work = home.join("work");
     std::fs::create_dir_all(&codex_home).unwrap();
     std::fs::create_dir_all(&work).unwrap();
+    let documented = include_str!("../docs/clients/codex.config.toml");
+    assert!(documented.contains("http://127.0.0.1:8080/v1"));
     std::fs::write(
         codex_home.join("config.toml"),
-        format!(
-            "model = \"{model}\"\nmodel_provider = \"lodestar\"\n\n\
-             [model_providers.lodestar]\nname = \"Lodestar\"\nbase_url = \"{}/v1\"\n\
-             wire_api = \"responses\"\nenv_key = \"LODESTAR_KEY\"\n",
-            proxy.url
-        ),
+        documented.replace("http://127.0.0.1:8080/v1", &format!("{}/v1", proxy.url)),
     )
     .unwrap();
+    // The profile files codex.md describes, one per alias.
+    for (file, alias) in [("local", "local-coder"), ("claude", "claude")] {
+        std::fs::write(
+            codex_home.join(format!("{file}.config.toml")),
+            format!("model = \"{alias}\"\nmodel_provider = \"lodestar\"\n"),
+        )
+        .unwrap();
+    }
     let mut cmd = tokio::process::Command::new(codex_bin());
     cmd.args([
         "exec",
         "--skip-git-repo-check",
         "--dangerously-bypass-approvals-and-sandbox",
+        "--profile",
+        profile,
         prompt,
     ])
     .current_dir(&work)
@@ -101,7 +110,7 @@ providers:
   claude: {{ kind: anthropic, base_url: "{u}", api_key_env: TEST_ANTHROPIC_KEY, discover_models: false }}
 models:
   local-coder: {{ route: [local/qwen2.5-coder:7b] }}
-  claude-main: {{ route: [claude/claude-sonnet-4-5] }}
+  claude: {{ route: [claude/claude-sonnet-4-5] }}
 "#
     ))
     .await;
@@ -135,7 +144,7 @@ fn check_tools(r: &Recorded) {
 #[tokio::test(flavor = "multi_thread")]
 async fn codex_runs_on_a_chat_only_model_through_translation() {
     let (up, proxy) = setup().await;
-    let (ok, out, err) = codex(&proxy, "chat", "local-coder", "say hello").await;
+    let (ok, out, err) = codex(&proxy, "chat", "local", "say hello").await;
     assert!(ok, "codex failed:\nstdout: {out}\nstderr: {err}");
     assert!(
         out.contains("echo: say hello"),
@@ -157,7 +166,7 @@ async fn codex_runs_on_a_chat_only_model_through_translation() {
 #[tokio::test(flavor = "multi_thread")]
 async fn codex_runs_on_an_anthropic_model_through_translation() {
     let (up, proxy) = setup().await;
-    let (ok, out, err) = codex(&proxy, "anthropic", "claude-main", "say hello").await;
+    let (ok, out, err) = codex(&proxy, "anthropic", "claude", "say hello").await;
     assert!(ok, "codex failed:\nstdout: {out}\nstderr: {err}");
     assert!(
         out.contains("echo: say hello"),
@@ -176,7 +185,7 @@ async fn codex_runs_on_an_anthropic_model_through_translation() {
 async fn a_codex_tool_call_round_trip_reaches_the_upstream_paired() {
     let (up, proxy) = setup().await;
     let prompt = r#"call: exec_command {"cmd":"echo lodestar-tool-ok"}"#;
-    let (ok, out, err) = codex(&proxy, "tool", "local-coder", prompt).await;
+    let (ok, out, err) = codex(&proxy, "tool", "local", prompt).await;
     assert!(ok, "codex failed:\nstdout: {out}\nstderr: {err}");
     assert!(
         out.contains("tool results: call_"),

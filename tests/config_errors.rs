@@ -340,7 +340,7 @@ fn every_client_page_config_is_valid_and_shown_on_its_page() {
     checked.sort();
     assert_eq!(
         checked,
-        ["aider", "claude-code", "continue", "cursor", "zed"]
+        ["aider", "claude-code", "codex", "continue", "cursor", "zed"]
     );
     // Claude Code's own model names land on the aliases the page says.
     let c = Config::from_path(&dir.join("claude-code.yaml"), &env).unwrap();
