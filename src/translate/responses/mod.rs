@@ -59,8 +59,9 @@ pub(crate) fn parse_request(body: &Map<String, Value>) -> Result<Conversation, T
     {
         return Err(TranslateError::new(
             "previous_response_id",
-            "Lodestar does not keep responses for translated routes yet: send the whole \
-             conversation in `input` (as Codex CLI does with `store: false`)",
+            "`previous_response_id` cannot be used on this route: Lodestar does not keep \
+             responses for translated routes yet; send the whole conversation in `input` (as \
+             Codex CLI does with `store: false`)",
         ));
     }
     for (i, t) in body
@@ -121,6 +122,9 @@ pub(crate) fn parse_request(body: &Map<String, Value>) -> Result<Conversation, T
                     "name".into(),
                     str_of(f, "name").unwrap_or("response").into(),
                 );
+                if let Some(d) = f.get("description") {
+                    js.insert("description".into(), d.clone());
+                }
                 if let Some(s) = f.get("schema") {
                     js.insert("schema".into(), s.clone());
                 }

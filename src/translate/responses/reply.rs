@@ -60,6 +60,16 @@ pub(super) fn ending(stop: &StopReason) -> (&'static str, Value) {
     }
 }
 
+/// An answer that was cut (`max_output_tokens`, content filter) ends in an item that was cut
+/// too: its `status` is `incomplete`, as OpenAI reports it (reasoning items carry no status).
+pub(super) fn mark_cut(item: Option<&mut Value>) {
+    if let Some(Value::Object(o)) = item
+        && o.contains_key("status")
+    {
+        o.insert("status".into(), "incomplete".into());
+    }
+}
+
 /// The response object around `output`.
 pub(super) fn response_json(
     id: &str,
@@ -125,6 +135,9 @@ pub(crate) fn build_reply(reply: &Reply) -> String {
         output.push(message_item(&format!("msg_{bare}"), &text, "completed"));
     }
     let (status, incomplete) = ending(&reply.stop);
+    if status == "incomplete" {
+        mark_cut(output.last_mut());
+    }
     response_json(
         &id,
         &reply.model,

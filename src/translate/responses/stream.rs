@@ -3,12 +3,15 @@
 //! `output_item.done`, then `response.completed` (or `.incomplete`) with the whole output and
 //! usage. Every event carries the next `sequence_number`; item ids and output indices are
 //! assigned as blocks start and stay fixed. Events go out as the upstream's chunks arrive;
-//! only the final snapshot that `response.completed` must carry is accumulated.
+//! only the final snapshot that `response.completed` must carry is accumulated, and the
+//! `output_item.done` of the item that stopped last waits for the next upstream event (the
+//! next block or the end): an answer cut by `max_output_tokens` reports that item
+//! `incomplete`, and the stop reason comes after the block's stop in both upstream formats.
 
 use serde_json::{Value, json};
 
 use super::reply::{
-    call_item, ending, message_item, now_secs, reasoning_item, resp_id, response_json,
+    call_item, ending, mark_cut, message_item, now_secs, reasoning_item, resp_id, response_json,
 };
 use crate::translate::{BlockKind, StreamEvent};
 
@@ -37,6 +40,9 @@ pub(crate) struct ResponsesStreamEncoder {
     items: Vec<Item>,
     /// Completed items, in output order (for the final snapshot).
     done: Vec<Value>,
+    /// The item that stopped last, with its output index: its `output_item.done` is sent
+    /// when the next block starts or the answer ends (see the module doc).
+    held: Option<(usize, Value)>,
 }
 
 impl ResponsesStreamEncoder {
@@ -48,6 +54,7 @@ impl ResponsesStreamEncoder {
             created_at: now_secs(),
             items: Vec::new(),
             done: Vec::new(),
+            held: None,
         }
     }
 
@@ -88,6 +95,7 @@ impl ResponsesStreamEncoder {
                 ]
             }
             StreamEvent::BlockStart { index, kind } => {
+                let mut out = self.release(false);
                 let output_index = self.done.len() + self.items.len();
                 let bare = self.bare();
                 let (id, kind, item) = match kind {
@@ -108,12 +116,12 @@ impl ResponsesStreamEncoder {
                         (id, ItemKind::Call { call_id, name }, item)
                     }
                     // Encrypted reasoning has no Responses form outside OpenAI.
-                    BlockKind::RedactedThinking { .. } => return Vec::new(),
+                    BlockKind::RedactedThinking { .. } => return out,
                 };
-                let mut out = vec![self.event(
+                out.push(self.event(
                     "response.output_item.added",
                     json!({"output_index": output_index, "item": item}),
-                )];
+                ));
                 match kind {
                     ItemKind::Message => out.push(self.event(
                         "response.content_part.added",
@@ -179,6 +187,7 @@ impl ResponsesStreamEncoder {
                     out.extend(self.finish_item(item));
                 }
                 let (status, incomplete) = ending(&stop);
+                out.extend(self.release(status == "incomplete"));
                 let r = response_json(
                     &self.id,
                     &self.model,
@@ -196,7 +205,11 @@ impl ResponsesStreamEncoder {
                 out.push(self.event(kind, json!({"response": r})));
                 out
             }
-            StreamEvent::Error { message } => vec![self.failed(&message)],
+            StreamEvent::Error { message } => {
+                let mut out = self.release(false);
+                out.push(self.failed(&message));
+                out
+            }
         }
     }
 
@@ -244,12 +257,25 @@ impl ResponsesStreamEncoder {
                 call_item(&id, call_id, name, args, "completed")
             }
         };
-        out.push(self.event(
-            "response.output_item.done",
-            json!({"output_index": oi, "item": done}),
-        ));
-        self.done.push(done);
+        out.extend(self.release(false));
+        self.held = Some((oi, done));
         out
+    }
+
+    /// `output_item.done` for the held item (marked `incomplete` when the answer was cut).
+    fn release(&mut self, cut: bool) -> Vec<String> {
+        let Some((oi, mut item)) = self.held.take() else {
+            return Vec::new();
+        };
+        if cut {
+            mark_cut(Some(&mut item));
+        }
+        let ev = self.event(
+            "response.output_item.done",
+            json!({"output_index": oi, "item": item}),
+        );
+        self.done.push(item);
+        vec![ev]
     }
 
     /// `response.failed` for a stream that broke.
@@ -268,8 +294,9 @@ impl ResponsesStreamEncoder {
     }
 }
 
-/// The event that ends a broken stream (no encoder state at hand): an `error` event, which the
-/// SDKs raise on.
+/// The event that ends a broken pass-through stream (no encoder state at hand, so its
+/// `sequence_number` is not the stream's): an `error` event, as OpenAI sends one. Translated
+/// streams end with `response.failed` from the encoder instead.
 pub(crate) fn error_event(message: &str) -> String {
     let v = json!({"type": "error", "code": "server_error", "message": message, "param": null,
                    "sequence_number": 0});
