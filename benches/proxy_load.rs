@@ -43,7 +43,7 @@ struct Mix {
     translates: Option<usize>,
 }
 
-const MIXES: [Mix; 4] = [
+const MIXES: [Mix; 6] = [
     Mix {
         name: "non-streaming",
         script: "post.lua",
@@ -66,6 +66,18 @@ const MIXES: [Mix; 4] = [
         name: "streaming, translated (Messages client → chat upstream)",
         script: "messages_stream.lua",
         lua: include_str!("support/messages_stream.lua"),
+        translates: Some(1),
+    },
+    Mix {
+        name: "non-streaming, translated (Responses client → chat upstream)",
+        script: "responses.lua",
+        lua: include_str!("support/responses.lua"),
+        translates: Some(0),
+    },
+    Mix {
+        name: "streaming, translated (Responses client → chat upstream)",
+        script: "responses_stream.lua",
+        lua: include_str!("support/responses_stream.lua"),
         translates: Some(1),
     },
 ];
@@ -343,6 +355,16 @@ fn start_lodestar(
             ));
         }
         Err(e) => return Err(format!("lodestar /v1/messages: {e}")),
+    }
+    let responses = r#"{"model":"bench","max_output_tokens":64,"input":"hi"}"#;
+    match procs::http(started.addr, "POST", "/v1/responses", Some(responses)) {
+        Ok((200, text)) if text.contains("\"object\":\"response\"") => {}
+        Ok((status, text)) => {
+            return Err(format!(
+                "lodestar answered /v1/responses with {status}:\n{text}"
+            ));
+        }
+        Err(e) => return Err(format!("lodestar /v1/responses: {e}")),
     }
     Ok(LodestarRun {
         guard: started.guard,
