@@ -285,3 +285,49 @@ async fn a_broken_stream_ends_in_response_failed() {
         assert_eq!(d["sequence_number"], i as u64);
     }
 }
+
+#[tokio::test]
+async fn a_namespaced_tool_is_called_back_under_its_namespace() {
+    let up = TestUpstream::start().await;
+    let proxy = Proxy::start(&config(&up.url())).await;
+    let tools = json!([{"type": "namespace", "name": "multi_agent_v1", "tools": [
+        {"type": "function", "name": "spawn_agent", "parameters": {"type": "object", "properties": {}}}]}]);
+    for stream in [false, true] {
+        let r = proxy
+            .post(
+                "/v1/responses",
+                &json!({"model": "local", "stream": stream, "tools": tools, "input": [
+                    {"role": "user", "content": "call: multi_agent_v1__spawn_agent {\"task\":\"x\"}"}]}),
+            )
+            .await;
+        let output = if stream {
+            events(r).await.last().unwrap().1["response"]["output"].clone()
+        } else {
+            r.json::<Value>().await.unwrap()["output"].clone()
+        };
+        let call = &output[0];
+        assert_eq!(call["type"], "function_call", "{output:#}");
+        assert_eq!(call["name"], "spawn_agent");
+        assert_eq!(call["namespace"], "multi_agent_v1");
+        // Replayed as the client has it, it reaches the upstream flattened again.
+        let r = proxy
+            .post(
+                "/v1/responses",
+                &json!({"model": "local", "tools": tools, "input": [
+                    {"role": "user", "content": "go"},
+                    {"type": "function_call", "call_id": call["call_id"], "name": "spawn_agent",
+                     "namespace": "multi_agent_v1", "arguments": call["arguments"]},
+                    {"type": "function_call_output", "call_id": call["call_id"], "output": "ok"}]}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let sent = up.last_request().unwrap().body;
+        let replayed = sent["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find_map(|m| m["tool_calls"].as_array().map(|c| c[0].clone()))
+            .unwrap();
+        assert_eq!(replayed["function"]["name"], "multi_agent_v1__spawn_agent");
+    }
+}

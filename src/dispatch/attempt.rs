@@ -13,7 +13,9 @@ use super::{Answer, Failure, FailureKind, ProxyCall};
 use crate::config::Target;
 use crate::providers::{Endpoint, Provider, ProviderKind, UpstreamResponse, UpstreamStream, Wire};
 use crate::server::with_model;
-use crate::translate::{Format, Lossy, TargetInfo, TranslateError, error_message, tokens};
+use crate::translate::{
+    Format, Lossy, TargetInfo, ToolGroups, TranslateError, error_message, tokens,
+};
 
 /// Response headers not passed on: hop-by-hop, or recomputed by our server.
 const DROP_HEADERS: &[&str] = &[
@@ -107,6 +109,8 @@ pub(super) async fn run(
     let mut dropped = Vec::new();
     let mut include_usage = false;
     let mut estimate: Option<tokens::Counting> = None;
+    // The request's namespaced tools, so a Responses client gets calls back as it named them.
+    let mut groups = ToolGroups::default();
     let native;
     let (upstream_ep, body, extra) = match plan {
         // Pass-through splices the model in; only translation needs the request as a tree.
@@ -123,6 +127,9 @@ pub(super) async fn run(
         Plan::Translate { client, upstream } => {
             let conv = call.conversation(client).map_err(Failure::Translate)?;
             include_usage = conv.params.include_usage;
+            if client == Format::Responses {
+                groups = ToolGroups::of(&conv);
+            }
             if call.stream && upstream == Format::Chat && client == Format::Messages {
                 // Counted while the upstream works on the request (a large prompt takes
                 // milliseconds to tokenize; it must not hold up the request or the runtime).
@@ -233,7 +240,7 @@ pub(super) async fn run(
                         format!("Lodestar cannot read {} streams", from.name()),
                     )));
                 };
-                let encoder = client.encoder(include_usage, input_estimate);
+                let encoder = client.encoder(include_usage, input_estimate, groups);
                 (
                     sse_headers(),
                     Box::new(move |end| {
@@ -283,7 +290,7 @@ pub(super) async fn run(
             Answer::Full {
                 status,
                 headers: json_headers(),
-                body: Bytes::from(client.build_reply(&reply)),
+                body: Bytes::from(client.build_reply(&reply, &groups)),
             }
         }
     };

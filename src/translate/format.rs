@@ -7,7 +7,7 @@ use super::chat::{self, ChatDialect, ChatStreamDecoder, ChatStreamEncoder};
 use super::messages::{self, MessagesStreamDecoder, MessagesStreamEncoder};
 use super::responses::{self, ResponsesStreamEncoder};
 use super::sse::SseEvent;
-use super::{Conversation, Lossy, Reply, StreamEvent, TranslateError};
+use super::{Conversation, Lossy, Reply, StreamEvent, ToolGroups, TranslateError};
 
 /// A wire format the hub speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,12 +91,12 @@ impl Format {
         }
     }
 
-    /// A complete answer in this format, serialized.
-    pub(crate) fn build_reply(self, reply: &Reply) -> String {
+    /// A complete answer in this format, serialized (`groups`: the request's namespaced tools).
+    pub(crate) fn build_reply(self, reply: &Reply, groups: &ToolGroups) -> String {
         match self {
             Format::Chat => chat::build_reply(reply),
             Format::Messages => messages::build_reply(reply),
-            Format::Responses => responses::build_reply(reply),
+            Format::Responses => responses::build_reply(reply, groups),
         }
     }
 
@@ -138,11 +138,16 @@ impl Format {
 
     /// `include_usage`: the client asked for a usage chunk (Chat); `input_estimate`: prompt
     /// tokens for `message_start` when the upstream reports them only at the end (Messages).
-    pub(crate) fn encoder(self, include_usage: bool, input_estimate: u64) -> Encoder {
+    pub(crate) fn encoder(
+        self,
+        include_usage: bool,
+        input_estimate: u64,
+        groups: ToolGroups,
+    ) -> Encoder {
         match self {
             Format::Chat => Encoder::Chat(ChatStreamEncoder::new(include_usage)),
             Format::Messages => Encoder::Messages(MessagesStreamEncoder::new(input_estimate)),
-            Format::Responses => Encoder::Responses(ResponsesStreamEncoder::new()),
+            Format::Responses => Encoder::Responses(ResponsesStreamEncoder::new(groups)),
         }
     }
 }

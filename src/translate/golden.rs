@@ -124,7 +124,8 @@ fn run(path: &Path) -> Result<(), String> {
             let reply = from
                 .parse_reply(input.as_bytes())
                 .ok_or("input is not a reply of its format")?;
-            serde_json::from_str(&to.build_reply(&reply)).map_err(|e| e.to_string())?
+            serde_json::from_str(&to.build_reply(&reply, &super::ToolGroups::default()))
+                .map_err(|e| e.to_string())?
         }
         Some("stream") => {
             let input = sse_text(fixture["input"].as_array().ok_or("input must be events")?);
@@ -135,6 +136,7 @@ fn run(path: &Path) -> Result<(), String> {
                 opts.get("input_estimate")
                     .and_then(Value::as_u64)
                     .unwrap_or(0),
+                super::ToolGroups::default(),
             );
             let mut out = String::new();
             // Small reads, so events arrive split across them as they do over TCP.

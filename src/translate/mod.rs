@@ -159,6 +159,33 @@ pub(crate) struct Tool {
     pub description: Option<String>,
     /// JSON Schema of the arguments.
     pub parameters: Value,
+    /// The Responses `namespace` this tool was declared in (its `name` is then
+    /// `NAMESPACE__NAME`, flattened for targets without groups).
+    pub group: Option<String>,
+}
+
+/// Which flattened tool names came from a Responses `namespace`, so that calls of them can be
+/// answered as the client declared them (`name` + `namespace`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ToolGroups(Vec<(String, String)>);
+
+impl ToolGroups {
+    pub(crate) fn of(conv: &Conversation) -> Self {
+        Self(
+            conv.tools
+                .iter()
+                .filter_map(|t| t.group.clone().map(|g| (t.name.clone(), g)))
+                .collect(),
+        )
+    }
+
+    /// A called name as the client knows it: (name, namespace).
+    pub(crate) fn split<'a>(&'a self, flat: &'a str) -> (&'a str, Option<&'a str>) {
+        match self.0.iter().find(|(f, _)| f == flat) {
+            Some((f, ns)) => (&f[ns.len() + responses::NAMESPACE_SEP.len()..], Some(ns)),
+            None => (flat, None),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

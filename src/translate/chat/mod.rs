@@ -60,6 +60,7 @@ pub(crate) fn parse_request(body: &Map<String, Value>) -> Result<Conversation, T
                         .get("parameters")
                         .cloned()
                         .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+                    group: None,
                 }),
                 (other, _) => conv.opaque.push(Opaque::new(
                     format!("tool type `{}`", other.unwrap_or("?")),

@@ -87,6 +87,7 @@ pub(crate) fn parse_request(body: &Map<String, Value>) -> Result<Conversation, T
                     .get("input_schema")
                     .cloned()
                     .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+                group: None,
             }),
             // Server tools (web search, code execution, tool search) and Anthropic-defined
             // client tools (bash, text editor, computer) exist only on Anthropic.

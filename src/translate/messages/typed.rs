@@ -311,6 +311,7 @@ pub(crate) mod request {
                         Some(s) => serde_json::from_str(s.get()).ok()?,
                         None => serde_json::json!({"type": "object", "properties": {}}),
                     },
+                    group: None,
                 }),
                 Some(kind) => conv.opaque.push(Opaque::new(
                     format!("tool type `{kind}`"),

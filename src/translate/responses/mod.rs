@@ -178,6 +178,7 @@ fn parse_tool(
                     .filter(|p| !p.is_null())
                     .cloned()
                     .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+                group: namespace.map(String::from),
             });
         }
         Some("namespace") => {

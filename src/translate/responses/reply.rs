@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::translate::{Block, Reply, StopReason, Usage};
+use crate::translate::{Block, Reply, StopReason, ToolGroups, Usage};
 
 pub(super) fn now_secs() -> u64 {
     std::time::SystemTime::now()
@@ -40,15 +40,23 @@ pub(super) fn reasoning_item(id: &str, text: &str) -> Value {
            "summary": [{"type": "summary_text", "text": text}]})
 }
 
+/// A `function_call` item; `flat` is the hub's tool name, given back as the client declared it
+/// (`name` and, for a namespace's tool, `namespace`).
 pub(super) fn call_item(
     id: &str,
     call_id: &str,
-    name: &str,
+    flat: &str,
     arguments: &str,
     status: &str,
+    groups: &ToolGroups,
 ) -> Value {
-    json!({"type": "function_call", "id": id, "call_id": call_id, "name": name,
-           "arguments": arguments, "status": status})
+    let (name, namespace) = groups.split(flat);
+    let mut v = json!({"type": "function_call", "id": id, "call_id": call_id, "name": name,
+                       "arguments": arguments, "status": status});
+    if let (Some(ns), Some(o)) = (namespace, v.as_object_mut()) {
+        o.insert("namespace".into(), ns.into());
+    }
+    v
 }
 
 /// `status` and `incomplete_details` for how the answer ended.
@@ -99,7 +107,7 @@ pub(super) fn response_json(
 }
 
 /// A complete Responses answer for a hub reply, serialized.
-pub(crate) fn build_reply(reply: &Reply) -> String {
+pub(crate) fn build_reply(reply: &Reply, groups: &ToolGroups) -> String {
     let id = resp_id(&reply.id);
     let bare = id.trim_start_matches("resp_");
     let mut output = Vec::new();
@@ -126,6 +134,7 @@ pub(crate) fn build_reply(reply: &Reply) -> String {
                     name,
                     arguments,
                     "completed",
+                    groups,
                 ));
             }
             _ => {}

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::reply::{
     call_item, ending, mark_cut, message_item, now_secs, reasoning_item, resp_id, response_json,
 };
-use crate::translate::{BlockKind, StreamEvent};
+use crate::translate::{BlockKind, StreamEvent, ToolGroups};
 
 /// An output item being streamed.
 struct Item {
@@ -33,6 +33,8 @@ enum ItemKind {
 }
 
 pub(crate) struct ResponsesStreamEncoder {
+    /// Which tool names came from a `namespace` (calls are answered with it).
+    groups: ToolGroups,
     seq: u64,
     id: String,
     model: String,
@@ -46,8 +48,9 @@ pub(crate) struct ResponsesStreamEncoder {
 }
 
 impl ResponsesStreamEncoder {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(groups: ToolGroups) -> Self {
         Self {
+            groups,
             seq: 0,
             id: String::new(),
             model: String::new(),
@@ -112,7 +115,7 @@ impl ResponsesStreamEncoder {
                     }
                     BlockKind::ToolCall { id: call_id, name } => {
                         let id = format!("fc_{bare}_{index}");
-                        let item = call_item(&id, &call_id, &name, "", "in_progress");
+                        let item = call_item(&id, &call_id, &name, "", "in_progress", &self.groups);
                         (id, ItemKind::Call { call_id, name }, item)
                     }
                     // Encrypted reasoning has no Responses form outside OpenAI.
@@ -254,7 +257,7 @@ impl ResponsesStreamEncoder {
                     "response.function_call_arguments.done",
                     json!({"item_id": id, "output_index": oi, "name": name, "arguments": args}),
                 ));
-                call_item(&id, call_id, name, args, "completed")
+                call_item(&id, call_id, name, args, "completed", &self.groups)
             }
         };
         out.extend(self.release(false));
