@@ -495,3 +495,53 @@ async fn what_the_target_cannot_carry_is_refused_by_name_or_dropped_by_config() 
     assert_eq!(tools.len(), 1);
     assert_eq!(tools[0]["function"]["name"], "Read");
 }
+
+#[tokio::test]
+async fn a_passed_through_bearer_token_reaches_anthropic_as_a_bearer_token() {
+    let up = TestUpstream::start().await;
+    up.anthropic_key_optional();
+    let u = up.url();
+    let proxy = Proxy::start(&format!(
+        r#"
+providers:
+  sub: {{ kind: anthropic, base_url: "{u}", pass_client_key: true, discover_models: false }}
+models:
+  claude: {{ route: [sub/claude-sonnet-4-5] }}
+"#
+    ))
+    .await;
+    let body = json!({"model": "claude", "max_tokens": 10,
+                      "messages": [{"role": "user", "content": "hi"}]})
+    .to_string();
+    // A Claude subscription's OAuth token (Claude Code sends it as a Bearer token) stays one;
+    // an API key sent as x-api-key stays one.
+    for (name, value, expect_auth, expect_key) in [
+        (
+            "authorization",
+            "Bearer sk-ant-oat01-client",
+            Some("Bearer sk-ant-oat01-client"),
+            None,
+        ),
+        (
+            "x-api-key",
+            "sk-ant-api03-client",
+            None,
+            Some("sk-ant-api03-client"),
+        ),
+    ] {
+        let r = proxy
+            .client
+            .post(format!("{}/v1/messages", proxy.url))
+            .header(name, value)
+            .header("anthropic-beta", "oauth-2025-04-20")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{name}");
+        let rec = up.last_request().unwrap();
+        assert_eq!(rec.header("authorization"), expect_auth, "{name}");
+        assert_eq!(rec.header("x-api-key"), expect_key, "{name}");
+        assert_eq!(rec.header("anthropic-beta"), Some("oauth-2025-04-20"));
+    }
+}

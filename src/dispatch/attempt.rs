@@ -157,13 +157,7 @@ pub(super) async fn run(
     let t = provider.cfg.timeouts;
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + t.total;
-    let send = provider.send(
-        upstream_ep,
-        body,
-        call.client_key.as_deref(),
-        extra,
-        t.total,
-    );
+    let send = provider.send(upstream_ep, body, call.client_key.as_ref(), extra, t.total);
     // A JSON answer's head comes only once the whole answer is generated: `total` bounds it.
     let head_wait = if call.stream { t.first_byte } else { t.total };
     let mut resp = match tokio::time::timeout(head_wait, send).await {

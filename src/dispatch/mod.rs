@@ -37,7 +37,7 @@ pub(crate) struct ProxyCall {
     pub model_span: Option<std::ops::Range<usize>>,
     pub stream: bool,
     /// The client's own key; forwarded only to providers with `pass_client_key`.
-    pub client_key: Option<String>,
+    pub client_key: Option<crate::providers::ClientKey>,
     /// The client's request headers (a native Messages upstream gets some of them).
     pub client_headers: HeaderMap,
     /// What translation does with a feature the target lacks.

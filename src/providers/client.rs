@@ -17,7 +17,7 @@ use http::header::{
 use http_body_util::Full;
 
 use super::h1::H1Pool;
-use super::{ANTHROPIC_VERSION, Endpoint, ProviderKind, Wire};
+use super::{ANTHROPIC_VERSION, ClientKey, Endpoint, ProviderKind, Wire};
 use crate::config::ProviderConfig;
 
 /// An upstream body, chunk by chunk; errors already in words.
@@ -159,7 +159,7 @@ impl Provider {
         &self,
         ep: Endpoint,
         body: Vec<u8>,
-        client_key: Option<&str>,
+        client_key: Option<&ClientKey>,
         extra: &HeaderMap,
         total: Duration,
     ) -> Result<UpstreamResponse, UpstreamError> {
@@ -168,12 +168,30 @@ impl Provider {
             _ => None,
         };
         let passed = match pass {
-            Some(k) => Some(
-                auth_headers(&self.cfg, Some(k)).map_err(|message| UpstreamError {
-                    message,
-                    timeout: false,
-                })?,
-            ),
+            Some(k) => {
+                let mut h =
+                    auth_headers(&self.cfg, Some(&k.value)).map_err(|message| UpstreamError {
+                        message,
+                        timeout: false,
+                    })?;
+                // A Bearer token (an Anthropic OAuth token from a Claude subscription) goes on
+                // as it came: Anthropic takes those in `Authorization`, not `x-api-key`.
+                if k.bearer && self.cfg.kind.wire() == Wire::AnthropicMessages {
+                    h.remove("x-api-key");
+                    let mut v = HeaderValue::from_str(&format!("Bearer {}", k.value)).map_err(
+                        |_| UpstreamError {
+                            message: format!(
+                                "provider `{}`: the client's key is not a valid HTTP header value",
+                                self.cfg.name
+                            ),
+                            timeout: false,
+                        },
+                    )?;
+                    v.set_sensitive(true);
+                    h.insert(AUTHORIZATION, v);
+                }
+                Some(h)
+            }
             None => None,
         };
         match &self.transport {

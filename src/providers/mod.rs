@@ -15,6 +15,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub(crate) use client::{Provider, UpstreamResponse, UpstreamStream};
+
 pub(crate) use discovery::{ModelCatalog, refresh_catalog};
 
 use crate::config::Config;
@@ -136,6 +137,14 @@ impl ProviderKind {
             ) => None,
         }
     }
+}
+
+/// The client's own key, and whether it came as `Authorization: Bearer` (an Anthropic OAuth
+/// token from a Claude subscription must go on that way) or as `x-api-key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ClientKey {
+    pub value: String,
+    pub bearer: bool,
 }
 
 /// The Anthropic API version Lodestar speaks.

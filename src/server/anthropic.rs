@@ -68,7 +68,7 @@ pub(super) async fn count_tokens(State(s): State<Arc<AppState>>, req: Request) -
             p.send(
                 Endpoint::CountTokens,
                 upstream_body,
-                key.as_deref(),
+                key.as_ref(),
                 &extra,
                 p.cfg.timeouts.total,
             ),

@@ -12,17 +12,22 @@ use axum::response::{IntoResponse, Response};
 use super::{ApiError, AppState, request_id};
 use crate::dispatch::{Answer, DispatchError, ProxyCall, StreamOutcome};
 use crate::events::{Event, RequestSummary};
-use crate::providers::Endpoint;
+use crate::providers::{ClientKey, Endpoint};
 use crate::router::{self, RequestFacts, RouteDecision, RouteError};
 
 /// The client's key, from `Authorization: Bearer` or `x-api-key`.
-pub(super) fn client_key(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
-        .map(String::from)
+pub(super) fn client_key(headers: &HeaderMap) -> Option<ClientKey> {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(v) = text("authorization").and_then(|v| v.strip_prefix("Bearer ")) {
+        return Some(ClientKey {
+            value: v.to_string(),
+            bearer: true,
+        });
+    }
+    text("x-api-key").map(|v| ClientKey {
+        value: v.to_string(),
+        bearer: false,
+    })
 }
 
 /// Everything the request log line needs, filled in as the request goes.
