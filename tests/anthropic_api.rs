@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use support::proxy::{Proxy, TEST_KEYS, route_of};
+use support::proxy::{Proxy, TEST_KEYS, route_of, sse_events as events};
 use support::upstream::TestUpstream;
 
 const SESSION: &str = include_str!("fixtures/claude-code/session.json");
@@ -54,27 +54,6 @@ async fn send(proxy: &Proxy, path: &str, body: String) -> reqwest::Response {
         .send()
         .await
         .unwrap()
-}
-
-/// An SSE body as (event name, data JSON) pairs.
-async fn events(r: reqwest::Response) -> Vec<(String, Value)> {
-    let text = r.text().await.unwrap();
-    text.split("\n\n")
-        .filter(|e| !e.trim().is_empty())
-        .map(|e| {
-            let name = e
-                .lines()
-                .find_map(|l| l.strip_prefix("event: "))
-                .unwrap_or("")
-                .to_string();
-            let data = e
-                .lines()
-                .find_map(|l| l.strip_prefix("data: "))
-                .map(|d| serde_json::from_str(d).unwrap_or(Value::String(d.into())))
-                .unwrap_or(Value::Null);
-            (name, data)
-        })
-        .collect()
 }
 
 fn text_of(events: &[(String, Value)]) -> String {

@@ -6,7 +6,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::proxy::{Proxy, route_of};
+use support::proxy::{Proxy, route_of, sse_events as events};
 use support::upstream::TestUpstream;
 
 fn config(u: &str) -> String {
@@ -24,27 +24,6 @@ models:
   broken: {{ route: [local/m+drop_mid_stream+chunks_6] }}
 "#
     )
-}
-
-/// An SSE body as (event name, data) pairs.
-async fn events(r: reqwest::Response) -> Vec<(String, Value)> {
-    let text = r.text().await.unwrap();
-    text.split("\n\n")
-        .filter(|e| !e.trim().is_empty())
-        .map(|e| {
-            let name = e
-                .lines()
-                .find_map(|l| l.strip_prefix("event: "))
-                .unwrap_or("")
-                .to_string();
-            let data = e
-                .lines()
-                .find_map(|l| l.strip_prefix("data: "))
-                .map(|d| serde_json::from_str(d).unwrap())
-                .unwrap_or(Value::Null);
-            (name, data)
-        })
-        .collect()
 }
 
 #[tokio::test]

@@ -230,6 +230,28 @@ impl Opaque {
     }
 }
 
+impl Conversation {
+    /// Adds a tool result: results of parallel calls in a row are one user turn in the hub (and
+    /// in Anthropic's format), so consecutive results join the same turn.
+    pub(crate) fn push_tool_result(&mut self, block: Block) {
+        match self.messages.last_mut() {
+            Some(last)
+                if last.role == Role::User
+                    && last
+                        .content
+                        .iter()
+                        .all(|b| matches!(b, Block::ToolResult { .. })) =>
+            {
+                last.content.push(block)
+            }
+            _ => self.messages.push(Message {
+                role: Role::User,
+                content: vec![block],
+            }),
+        }
+    }
+}
+
 /// A complete (non-streamed) answer.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Reply {

@@ -100,3 +100,25 @@ pub async fn sse_data(r: reqwest::Response) -> Vec<String> {
         })
         .collect()
 }
+
+/// A named-event SSE body (Anthropic, Responses) as (event name, data JSON) pairs; a `data:`
+/// that is not JSON fails the test.
+pub async fn sse_events(r: reqwest::Response) -> Vec<(String, Value)> {
+    let text = r.text().await.unwrap();
+    text.split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| {
+            let name = e
+                .lines()
+                .find_map(|l| l.strip_prefix("event: "))
+                .unwrap_or("")
+                .to_string();
+            let data = e
+                .lines()
+                .find_map(|l| l.strip_prefix("data: "))
+                .map(|d| serde_json::from_str(d).unwrap_or_else(|err| panic!("{err}: data: {d}")))
+                .unwrap_or(Value::Null);
+            (name, data)
+        })
+        .collect()
+}

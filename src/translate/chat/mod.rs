@@ -261,22 +261,7 @@ fn parse_message(conv: &mut Conversation, m: &Value, at: &str) -> Result<(), Tra
                 content,
                 is_error: false,
             };
-            // Parallel calls' results are one user turn in the hub (and in Anthropic's format).
-            match conv.messages.last_mut() {
-                Some(last)
-                    if last.role == Role::User
-                        && last
-                            .content
-                            .iter()
-                            .all(|b| matches!(b, Block::ToolResult { .. })) =>
-                {
-                    last.content.push(block);
-                }
-                _ => conv.messages.push(Message {
-                    role: Role::User,
-                    content: vec![block],
-                }),
-            }
+            conv.push_tool_result(block);
         }
         "function" => conv.opaque.push(Opaque::new(
             "the legacy `function` role (use `tool`)",

@@ -281,22 +281,7 @@ fn parse_item(conv: &mut Conversation, item: &Value, at: &str) -> Result<(), Tra
                 content,
                 is_error: false,
             };
-            // Results of parallel calls are one user turn in the hub.
-            match conv.messages.last_mut() {
-                Some(last)
-                    if last.role == Role::User
-                        && last
-                            .content
-                            .iter()
-                            .all(|b| matches!(b, Block::ToolResult { .. })) =>
-                {
-                    last.content.push(block)
-                }
-                _ => conv.messages.push(Message {
-                    role: Role::User,
-                    content: vec![block],
-                }),
-            }
+            conv.push_tool_result(block);
         }
         "reasoning" => {
             // Summaries are the reasoning a client may see; encrypted content belongs to the
