@@ -13,8 +13,11 @@ use tokio_util::task::TaskTracker;
 use crate::config::Config;
 use crate::dispatch::Dispatcher;
 use crate::events::{EVENT_BUFFER, Event};
+use crate::ledger::{Budgets, Ledger, PriceTable, Pricer};
+use crate::metrics::Metrics;
 use crate::providers::{ModelCatalog, Providers, refresh_catalog};
 use crate::server::{AppState, router};
+use crate::store::Store;
 
 /// How often provider model lists are refreshed.
 const CATALOG_REFRESH: Duration = Duration::from_secs(300);
@@ -32,6 +35,8 @@ pub struct EngineOptions {
     pub listen: Option<SocketAddr>,
     /// Log request bodies (prompts!) at info level.
     pub log_bodies: bool,
+    /// Use this database file instead of `storage.path` / the platform data dir.
+    pub database: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +63,7 @@ pub struct EngineHandle {
     tracker: TaskTracker,
     catalog: Arc<ModelCatalog>,
     providers: Arc<Providers>,
+    ledger: Arc<Ledger>,
 }
 
 impl Engine {
@@ -87,6 +93,45 @@ impl Engine {
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
 
+        let db_path = opts
+            .database
+            .clone()
+            .or_else(|| config.storage.path.clone())
+            .or_else(crate::store::default_path);
+        let (store, storage_error) = match &db_path {
+            Some(p) => match Store::open(p, config.storage.responses) {
+                Ok(s) => (Some(s), None),
+                Err(e) => {
+                    tracing::warn!("{e}");
+                    (None, Some(e.to_string()))
+                }
+            },
+            None => (
+                None,
+                Some("no data directory is known for this user; set `storage.path`".to_string()),
+            ),
+        };
+        let imported = db_path
+            .as_deref()
+            .and_then(std::path::Path::parent)
+            .map(|d| d.join(IMPORTED_PRICES))
+            .filter(|p| p.exists())
+            .and_then(|p| match PriceTable::load_json(&p) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    tracing::warn!(path = %p.display(), "imported prices are unreadable ({e}); run `lodestar prices import` again");
+                    None
+                }
+            });
+        let metrics = Arc::new(Metrics::new());
+        let ledger = Arc::new(Ledger::new(
+            store.clone(),
+            Pricer::new(&config.providers, imported.as_ref()),
+            Budgets::new(&config.budgets, events.clone(), store),
+            metrics.clone(),
+            tracker.clone(),
+        ));
+
         let state = Arc::new(AppState {
             dispatcher: Dispatcher::new(providers.clone(), config.routing.max_retry_wait),
             config,
@@ -96,6 +141,9 @@ impl Engine {
             log_bodies: opts.log_bodies,
             started: Instant::now(),
             providers: providers.clone(),
+            ledger: ledger.clone(),
+            metrics,
+            storage_error,
         });
 
         let app = router(state);
@@ -139,9 +187,13 @@ impl Engine {
             tracker,
             catalog,
             providers,
+            ledger,
         })
     }
 }
+
+/// Prices saved by `lodestar prices import`, next to the database.
+pub const IMPORTED_PRICES: &str = "prices.imported.json";
 
 impl EngineHandle {
     /// The address actually bound (the real port when 0 was asked for).
@@ -174,6 +226,15 @@ impl EngineHandle {
         {
             tracing::warn!("in-flight requests did not finish within the shutdown grace period");
         }
+        // Every request has been recorded now: commit the ledger before returning.
+        if let Some(store) = self.ledger.store().cloned() {
+            let _ = tokio::task::spawn_blocking(move || store.close()).await;
+        }
+    }
+
+    /// The ledger (prices, budgets, the database).
+    pub fn ledger(&self) -> &Arc<Ledger> {
+        &self.ledger
     }
 }
 

@@ -11,8 +11,25 @@ pub enum Event {
     Listening { addr: SocketAddr },
     /// A request got its final answer (for streams: the stream ended).
     RequestFinished(RequestSummary),
+    /// Spend crossed a budget's soft threshold (once per threshold per period).
+    BudgetThreshold(BudgetAlert),
     /// The engine is shutting down.
     ShuttingDown,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BudgetAlert {
+    pub budget: String,
+    /// The project the budget is for; None: every request.
+    pub project: Option<String>,
+    /// `day`, `week` or `month`.
+    pub period: &'static str,
+    /// The threshold crossed, in percent of `usd`.
+    pub threshold_pct: f64,
+    pub spent_usd: f64,
+    pub usd: f64,
+    /// When the period ends (ms since the epoch).
+    pub resets_at_ms: i64,
 }
 
 #[derive(Debug, Clone)]

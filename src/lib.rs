@@ -9,13 +9,16 @@
 pub mod cli;
 pub mod config;
 pub(crate) mod dispatch;
-mod engine;
+pub(crate) mod engine;
 pub mod events;
+pub mod ledger;
 pub mod logging;
+pub mod metrics;
 pub mod providers;
 pub mod router;
 pub mod secrets;
 pub(crate) mod server;
+pub mod store;
 pub(crate) mod translate;
 
 pub use engine::{Engine, EngineError, EngineHandle, EngineOptions};

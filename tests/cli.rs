@@ -5,29 +5,12 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
 use serde_json::json;
+use support::bin::{OPENAI_KEY, lodestar, serve, terminate};
 use support::proxy::chat_body;
 use support::upstream::TestUpstream;
 
-const BIN: &str = env!("CARGO_BIN_EXE_lodestar");
-const OPENAI_KEY: &str = "sk-cli-test-NEVER-LOG-9999";
 const CLIENT_KEY: &str = "client-secret-NEVER-LOG-7777";
-
-/// The binary with a clean environment: no user config, a known key.
-fn lodestar(home: &Path) -> Command {
-    let mut c = Command::new(BIN);
-    c.env_remove("LODESTAR_CONFIG")
-        .env_remove("RUST_LOG")
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join(".config"))
-        .env("TEST_CLI_OPENAI_KEY", OPENAI_KEY);
-    c
-}
 
 fn config(up: &str) -> String {
     format!(
@@ -44,48 +27,6 @@ routing:
     - {{ name: long-context, when: {{ prompt_tokens_over: 50 }}, use: smart }}
 "#
     )
-}
-
-/// Start `serve`, wait for its "listening" line, return the child and the base URL.
-/// (Callers reap the child with `terminate`.)
-#[allow(clippy::zombie_processes)]
-fn serve(cmd: &mut Command, stderr_to: &Path, extra: &[&str]) -> (Child, String, Vec<String>) {
-    let mut child = cmd
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(stderr_to).unwrap())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut printed = Vec::new();
-    loop {
-        let mut line = String::new();
-        assert!(
-            out.read_line(&mut line).unwrap() > 0,
-            "serve exited: {printed:?}"
-        );
-        printed.push(line.trim_end().to_string());
-        if let Some(rest) = line.strip_prefix("lodestar listening on ") {
-            let url = rest.split_whitespace().next().unwrap().to_string();
-            return (child, url, printed);
-        }
-    }
-}
-
-fn terminate(child: &mut Child) -> std::process::ExitStatus {
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    for _ in 0..100 {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.kill().unwrap();
-    panic!("serve did not stop within 5 s of SIGTERM");
 }
 
 #[test]

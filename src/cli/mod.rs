@@ -1,8 +1,10 @@
 //! The `lodestar` command line: one file per subcommand, each thin over the library.
 
 mod config_check;
+mod costs;
 mod models;
 mod output;
+mod prices;
 mod route;
 mod run;
 mod serve;
@@ -51,6 +53,15 @@ enum Command {
         #[command(subcommand)]
         action: KeyAction,
     },
+    /// Spend from the ledger: totals by model, provider, project, alias or day.
+    Costs(costs::CostsArgs),
+    /// Each budget: spend this period, pace and projection to the period's end.
+    Budget(costs::BudgetArgs),
+    /// Model prices: import LiteLLM's price file, or show a model's price.
+    Prices {
+        #[command(subcommand)]
+        action: prices::PricesAction,
+    },
     /// Print a shell completion script, e.g. `lodestar completions bash > ~/.local/share/bash-completion/completions/lodestar`.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -90,6 +101,9 @@ fn run_command(cli: Cli) -> Result<ExitCode, String> {
         Command::Run(args) => run::run(cli.config.as_deref(), args),
         Command::Route(args) => route::run(cli.config.as_deref(), args),
         Command::Models => models::run(cli.config.as_deref()),
+        Command::Costs(args) => costs::costs(cli.config.as_deref(), args),
+        Command::Budget(args) => costs::budget(cli.config.as_deref(), args),
+        Command::Prices { action } => prices::run(cli.config.as_deref(), action),
         Command::Config {
             action: ConfigAction::Check,
         } => config_check::run(cli.config.as_deref()),

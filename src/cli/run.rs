@@ -35,6 +35,7 @@ pub(crate) fn run(config: Option<&Path>, args: Args) -> Result<ExitCode, String>
             EngineOptions {
                 listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
                 log_bodies: false,
+                database: None,
             },
         )
         .await

@@ -36,6 +36,7 @@ pub(crate) fn run(config: Option<&Path>, args: Args) -> Result<ExitCode, String>
             EngineOptions {
                 listen: args.listen,
                 log_bodies: args.log_bodies,
+                database: None,
             },
         )
         .await
@@ -50,6 +51,12 @@ pub(crate) fn run(config: Option<&Path>, args: Args) -> Result<ExitCode, String>
             )),
         }
         output::line(format!("providers: {}", providers.join(", ")));
+        match handle.ledger().store() {
+            Some(st) => output::line(format!("ledger: {}", st.path().display())),
+            None => output::line(
+                "ledger: off (the database could not be opened; see the warning above)",
+            ),
+        }
         output::line(format!(
             "lodestar listening on {}  (OpenAI base URL: {}/v1)",
             handle.base_url(),

@@ -35,6 +35,9 @@ pub struct Config {
     pub aliases: Vec<Alias>,
     pub routing: Routing,
     pub translation: Translation,
+    pub storage: Storage,
+    /// In file order.
+    pub budgets: Vec<crate::ledger::BudgetConfig>,
     /// 1-based line of each dotted key that the file set (absent: a default).
     pub lines: HashMap<String, usize>,
 }
@@ -43,6 +46,8 @@ pub struct Config {
 pub struct ServerConfig {
     pub listen: SocketAddr,
     pub worker_threads: Option<usize>,
+    /// Extra host names the admin API answers to (DNS-rebinding guard).
+    pub allowed_hosts: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -69,6 +74,23 @@ pub struct ProviderConfig {
     pub messages_native: bool,
     /// The upstream takes OpenAI's `/v1/responses` itself (default for `kind: openai`).
     pub responses_native: bool,
+    pub pricing: Pricing,
+}
+
+/// How a provider's requests are priced (`prices`, `cost_per_hour`, `price_table`).
+#[derive(Debug, Clone, Default)]
+pub struct Pricing {
+    pub prices: HashMap<String, crate::ledger::Rates>,
+    pub cost_per_hour: Option<f64>,
+    pub table: Option<String>,
+}
+
+/// Where the database lives and how much it keeps (`storage:`).
+#[derive(Debug, Clone, Default)]
+pub struct Storage {
+    /// None: the platform data dir's `lodestar.db`.
+    pub path: Option<PathBuf>,
+    pub responses: crate::store::ResponseLimits,
 }
 
 /// How requests are translated between API formats (`translation:`).
@@ -265,6 +287,13 @@ pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 /// The real process environment.
 pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// YAML text as a JSON value (for data files in YAML, like the price table).
+pub(crate) fn parse_yaml_value(text: &str) -> Result<serde_json::Value, String> {
+    yaml::parse(text)
+        .map(|d| d.value)
+        .map_err(|e| format!("line {}: {}", e.line, e.msg))
 }
 
 impl Config {

@@ -18,6 +18,10 @@ pub(crate) struct RawServer {
     pub listen: Option<serde_json::Value>,
     /// Tokio worker threads; defaults to the number of CPUs.
     pub worker_threads: Option<usize>,
+    /// More host names the admin API and UI answer to (besides localhost and loopback
+    /// addresses), e.g. the machine's LAN name when `listen` is not loopback.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -48,6 +52,49 @@ pub(crate) struct RawProvider {
     pub messages_api: Option<MessagesApi>,
     /// Whether the upstream takes OpenAI's `/v1/responses` itself (`native` | `translate`).
     pub responses_api: Option<MessagesApi>,
+    /// Per-model prices (USD per million tokens) over the shipped table; `"*"` for any model.
+    #[serde(default)]
+    pub prices: BTreeMap<String, crate::ledger::Rates>,
+    /// A local GPU's running cost: requests are priced by their duration.
+    pub cost_per_hour: Option<f64>,
+    /// Which shipped price table prices this provider (default: from its kind and host).
+    pub price_table: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStorage {
+    /// The database file (default: the platform data dir's `lodestar.db`).
+    pub path: Option<String>,
+    #[serde(default)]
+    pub responses: RawResponseStore,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawResponseStore {
+    #[serde(default, with = "humantime_serde")]
+    pub max_age: Option<Duration>,
+    pub max_mb: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBudget {
+    pub period: crate::ledger::Period,
+    pub usd: f64,
+    pub thresholds: Option<Vec<f64>>,
+    pub hard_limit_usd: Option<f64>,
+    pub on_exceeded: Option<RawOnExceeded>,
+    pub downgrade_to: Option<String>,
+    pub project: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RawOnExceeded {
+    Reject,
+    Downgrade,
 }
 
 /// How Anthropic-format requests reach a provider.

@@ -8,9 +8,10 @@ use futures_util::StreamExt;
 use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderValue};
 use serde_json::Value;
 
-use super::stream::{Limits, relay_passthrough, relay_translated};
+use super::stream::{Limits, UsageStrip, relay_passthrough, relay_translated};
 use super::{Answer, Failure, FailureKind, ProxyCall};
 use crate::config::Target;
+use crate::ledger::{ReasoningReport, UsageTap};
 use crate::providers::{Endpoint, Provider, ProviderKind, UpstreamResponse, UpstreamStream, Wire};
 use crate::server::with_model;
 use crate::translate::{
@@ -112,11 +113,26 @@ pub(super) async fn run(
     // The request's namespaced tools, so a Responses client gets calls back as it named them.
     let mut groups = ToolGroups::default();
     let native;
+    // Set when Lodestar asked a chat stream for usage the client did not ask for.
+    let mut strip = None;
     let (upstream_ep, body, extra) = match plan {
         // Pass-through splices the model in; only translation needs the request as a tree.
         Plan::Pass { upstream, .. } => (
             upstream,
-            with_model(&call.body, call.model_span.as_ref(), &target.model),
+            {
+                let body = with_model(&call.body, call.model_span.as_ref(), &target.model);
+                if call.stream && upstream == Endpoint::ChatCompletions {
+                    match ask_for_usage(&body) {
+                        Some(b) => {
+                            strip = Some(UsageStrip::default());
+                            b.to_vec()
+                        }
+                        None => body,
+                    }
+                } else {
+                    body
+                }
+            },
             if upstream == Endpoint::Messages {
                 native = call.native_headers();
                 &native
@@ -190,6 +206,20 @@ pub(super) async fn run(
     }
     let headers = resp.headers;
     let mut upstream = resp.body;
+    let mut tap = if call.endpoint == Endpoint::CountTokens {
+        UsageTap::off()
+    } else {
+        let reasoning = if provider
+            .cfg
+            .base_url
+            .contains("generativelanguage.googleapis.com")
+        {
+            ReasoningReport::Apart
+        } else {
+            ReasoningReport::Detect
+        };
+        UsageTap::new(upstream_format, reasoning)
+    };
 
     if call.stream {
         let left = t.first_byte.saturating_sub(started.elapsed());
@@ -218,7 +248,10 @@ pub(super) async fn run(
         let (headers, make): (_, Box<dyn FnOnce(_) -> _ + Send>) = match plan {
             Plan::Pass { client, .. } => (
                 headers,
-                Box::new(move |end| relay_passthrough(first, upstream, limits, client, end)),
+                Box::new(move |mut end: super::StreamEnd| {
+                    end.tap = tap;
+                    relay_passthrough(first, upstream, limits, client, end, strip)
+                }),
             ),
             Plan::Translate {
                 client,
@@ -237,7 +270,8 @@ pub(super) async fn run(
                 let encoder = client.encoder(include_usage, input_estimate, groups);
                 (
                     sse_headers(),
-                    Box::new(move |end| {
+                    Box::new(move |mut end: super::StreamEnd| {
+                        end.tap = tap;
                         relay_translated(first, upstream, limits, decoder, encoder, end)
                     }),
                 )
@@ -264,11 +298,13 @@ pub(super) async fn run(
         }
         Err(_) => return Err(total_timeout(t.total)),
     };
+    tap.on_json(&body);
     let answer = match plan {
         Plan::Pass { .. } => Answer::Full {
             status,
             headers,
             body,
+            tap: Box::new(tap),
         },
         Plan::Translate { client, upstream } => {
             let reply = upstream
@@ -285,10 +321,46 @@ pub(super) async fn run(
                 status,
                 headers: json_headers(),
                 body: Bytes::from(client.build_reply(&reply, &groups)),
+                tap: Box::new(tap),
             }
         }
     };
     Ok(Attempted { answer, dropped })
+}
+
+/// A chat stream request that also asks for the usage chunk, when the client did not (the
+/// ledger needs the upstream's own count); None when the client asked itself.
+fn ask_for_usage(body: &[u8]) -> Option<Bytes> {
+    if !contains(body, b"\"stream_options\"") {
+        // Insert the member first: no parse of the (possibly large) body.
+        let open = body.iter().position(|b| *b == b'{')?;
+        let rest = &body[open + 1..];
+        let empty = rest.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'}');
+        let mut out = Vec::with_capacity(body.len() + 48);
+        out.extend_from_slice(&body[..=open]);
+        out.extend_from_slice(br#""stream_options":{"include_usage":true}"#);
+        if !empty {
+            out.push(b',');
+        }
+        out.extend_from_slice(rest);
+        return Some(Bytes::from(out));
+    }
+    let mut v: Value = serde_json::from_slice(body).ok()?;
+    let opts = v.get_mut("stream_options")?;
+    if opts.get("include_usage").and_then(Value::as_bool) == Some(true) {
+        return None;
+    }
+    match opts {
+        Value::Object(m) => {
+            m.insert("include_usage".into(), Value::Bool(true));
+        }
+        other => *other = serde_json::json!({"include_usage": true}),
+    }
+    serde_json::to_vec(&v).ok().map(Bytes::from)
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 static NO_HEADERS: std::sync::LazyLock<HeaderMap> = std::sync::LazyLock::new(HeaderMap::new);

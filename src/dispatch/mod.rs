@@ -79,6 +79,8 @@ pub(crate) enum Answer {
         status: u16,
         headers: reqwest::header::HeaderMap,
         body: Bytes,
+        /// The usage the upstream reported in it.
+        tap: Box<crate::ledger::UsageTap>,
     },
     /// `make` builds the client's body once the caller supplies its end-of-stream callback.
     Stream {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt, stream};
 
+use crate::ledger::UsageTap;
 use crate::translate::sse::{SseEvent, SseReader};
 use crate::translate::{Decoder, Encoder, Format, StreamEvent};
 
@@ -32,8 +33,10 @@ pub(crate) struct Limits {
 /// Calls back once when the stream ends, however it ends (complete, failed, or dropped
 /// because the client hung up).
 pub(crate) struct StreamEnd {
-    f: Option<Box<dyn FnOnce(StreamOutcome) + Send>>,
+    f: Option<Box<dyn FnOnce(StreamOutcome, UsageTap) + Send>>,
     outcome: StreamOutcome,
+    /// Reads the upstream's usage report as the stream passes.
+    pub(crate) tap: UsageTap,
 }
 
 /// How a relayed stream ended.
@@ -46,10 +49,11 @@ pub(crate) enum StreamOutcome {
 }
 
 impl StreamEnd {
-    pub(crate) fn new(f: impl FnOnce(StreamOutcome) + Send + 'static) -> Self {
+    pub(crate) fn new(f: impl FnOnce(StreamOutcome, UsageTap) + Send + 'static) -> Self {
         Self {
             f: Some(Box::new(f)),
             outcome: StreamOutcome::ClientGone,
+            tap: UsageTap::off(),
         }
     }
     fn set(&mut self, o: StreamOutcome) {
@@ -60,10 +64,11 @@ impl StreamEnd {
 impl Drop for StreamEnd {
     fn drop(&mut self) {
         if let Some(f) = self.f.take() {
-            f(std::mem::replace(
-                &mut self.outcome,
-                StreamOutcome::ClientGone,
-            ));
+            let tap = std::mem::replace(&mut self.tap, UsageTap::off());
+            f(
+                std::mem::replace(&mut self.outcome, StreamOutcome::ClientGone),
+                tap,
+            );
         }
     }
 }
@@ -87,46 +92,171 @@ async fn next_within(s: &mut UpstreamStream, limits: Limits) -> Option<Result<By
 }
 
 /// Pass an SSE body through untouched, `first` chunk already read; a failure after it ends the
-/// stream with `client`'s error event.
+/// stream with `client`'s error event. With `strip`, the usage Lodestar asked for on the
+/// client's behalf is taken out again (see `UsageStrip`).
 pub(crate) fn relay_passthrough(
     first: Bytes,
     rest: UpstreamStream,
     limits: Limits,
     client: Format,
     end: StreamEnd,
+    strip: Option<UsageStrip>,
 ) -> ClientStream {
     struct S {
         rest: UpstreamStream,
         end: StreamEnd,
         first: Option<Bytes>,
+        strip: Option<UsageStrip>,
         done: bool,
+    }
+    impl S {
+        /// What of `b` goes to the client now (None: nothing yet).
+        fn pass(&mut self, b: Bytes) -> Option<Bytes> {
+            self.end.tap.on_chunk(&b);
+            match &mut self.strip {
+                None => Some(b),
+                Some(st) => st.push(&b),
+            }
+        }
     }
     let s = S {
         rest,
         end,
         first: Some(first),
+        strip,
         done: false,
     };
     Box::pin(stream::unfold(s, move |mut s| async move {
-        if let Some(b) = s.first.take() {
-            return Some((Ok(b), s));
-        }
-        if s.done {
-            return None;
-        }
-        match next_within(&mut s.rest, limits).await {
-            Some(Ok(b)) => Some((Ok(b), s)),
-            Some(Err(msg)) => {
-                s.done = true;
-                s.end.set(StreamOutcome::Failed(msg.clone()));
-                Some((Ok(Bytes::from(client.error_event(&msg))), s))
+        loop {
+            if let Some(b) = s.first.take() {
+                match s.pass(b) {
+                    Some(out) => return Some((Ok(out), s)),
+                    None => continue,
+                }
             }
-            None => {
-                s.end.set(StreamOutcome::Complete);
-                None
+            if s.done {
+                return None;
+            }
+            match next_within(&mut s.rest, limits).await {
+                Some(Ok(b)) => {
+                    if let Some(out) = s.pass(b) {
+                        return Some((Ok(out), s));
+                    }
+                }
+                Some(Err(msg)) => {
+                    s.done = true;
+                    s.end.set(StreamOutcome::Failed(msg.clone()));
+                    let mut out = s.strip.as_mut().map(UsageStrip::finish).unwrap_or_default();
+                    out.extend_from_slice(client.error_event(&msg).as_bytes());
+                    return Some((Ok(Bytes::from(out)), s));
+                }
+                None => {
+                    s.done = true;
+                    s.end.set(StreamOutcome::Complete);
+                    let rest = s.strip.as_mut().map(UsageStrip::finish).unwrap_or_default();
+                    if rest.is_empty() {
+                        return None;
+                    }
+                    return Some((Ok(Bytes::from(rest)), s));
+                }
             }
         }
     }))
+}
+
+/// Takes out of a Chat Completions stream what `stream_options.include_usage` added when the
+/// client did not ask for it: the final usage chunk (`"choices":[]` with a usage object) and
+/// the `"usage":null` field of every other chunk. Works on whole events; a read that ends
+/// mid-event holds its tail until the rest arrives.
+#[derive(Debug, Default)]
+pub(crate) struct UsageStrip {
+    partial: Vec<u8>,
+}
+
+impl UsageStrip {
+    fn push(&mut self, chunk: &[u8]) -> Option<Bytes> {
+        // Fast path: whole events without any usage field pass as they are.
+        if self.partial.is_empty()
+            && (chunk.ends_with(b"\n\n") || chunk.ends_with(b"\r\n\r\n"))
+            && !contains(chunk, b"\"usage\"")
+        {
+            return Some(Bytes::copy_from_slice(chunk));
+        }
+        self.partial.extend_from_slice(chunk);
+        let end = last_event_end(&self.partial)?;
+        let done: Vec<u8> = self.partial.drain(..end).collect();
+        let mut out = Vec::with_capacity(done.len());
+        for ev in split_events(&done) {
+            if contains(ev, b"\"usage\"") {
+                if crate::ledger::usage::has_usage_object(ev) && contains(ev, b"\"choices\":[]") {
+                    continue;
+                }
+                out.extend_from_slice(&remove_usage_null(ev));
+            } else {
+                out.extend_from_slice(ev);
+            }
+        }
+        (!out.is_empty()).then(|| Bytes::from(out))
+    }
+
+    /// Whatever is left at the end of the body, as it is.
+    fn finish(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.partial)
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The end (exclusive) of the last complete event in `b`, separator included.
+fn last_event_end(b: &[u8]) -> Option<usize> {
+    (1..b.len())
+        .rev()
+        .find(|&i| b[i] == b'\n' && (b[i - 1] == b'\n' || (i >= 3 && &b[i - 3..i] == b"\n\r\n")))
+        .map(|i| i + 1)
+}
+
+/// Complete events, each with its separator.
+fn split_events(b: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 1;
+    while i < b.len() {
+        if b[i] == b'\n' && (b[i - 1] == b'\n' || (i >= 3 && &b[i - 3..i] == b"\n\r\n")) {
+            out.push(&b[start..=i]);
+            start = i + 1;
+        }
+        i += 1;
+    }
+    if start < b.len() {
+        out.push(&b[start..]);
+    }
+    out
+}
+
+/// `ev` without its `"usage":null` members (and the comma that joined each).
+fn remove_usage_null(ev: &[u8]) -> Vec<u8> {
+    const PAT: &[u8] = b"\"usage\":null";
+    let mut out = Vec::with_capacity(ev.len());
+    let mut i = 0;
+    while i < ev.len() {
+        if ev[i..].starts_with(PAT) {
+            let after = i + PAT.len();
+            if ev.get(after) == Some(&b',') {
+                i = after + 1;
+                continue;
+            }
+            if out.last() == Some(&b',') {
+                out.pop();
+            }
+            i = after;
+            continue;
+        }
+        out.push(ev[i]);
+        i += 1;
+    }
+    out
 }
 
 /// Translate an upstream SSE body event by event (`decoder` reads the upstream's format,
@@ -158,6 +288,7 @@ pub(crate) fn relay_translated(
             }
         }
         fn on_event(&mut self, ev: &SseEvent) {
+            self.end.tap.on_event(ev);
             let hub = self.decoder.decode(ev);
             self.emit(hub);
         }

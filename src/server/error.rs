@@ -42,6 +42,20 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// A hard budget limit stopped the request: 402, which the SDKs raise as a status error
+    /// (Anthropic's `billing_error`), with the budget, spend, limit and reset time.
+    pub(crate) fn budget(ex: &crate::ledger::Exceeded) -> Self {
+        Self {
+            status: StatusCode::PAYMENT_REQUIRED,
+            kind: "budget_exceeded",
+            code: Some("budget_exceeded"),
+            param: None,
+            message: ex.message(),
+        }
+    }
+}
+
 impl From<RouteError> for ApiError {
     fn from(e: RouteError) -> Self {
         let (status, code) = match &e {

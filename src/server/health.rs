@@ -28,5 +28,13 @@ pub(super) async fn health(State(s): State<Arc<AppState>>) -> Json<Value> {
         "uptime_s": s.started.elapsed().as_secs(),
         "config": s.config.origin.to_string(),
         "providers": providers,
+        "storage": match s.ledger.store() {
+            Some(st) => json!({
+                "ok": true,
+                "path": st.path().display().to_string(),
+                "lost_writes": st.lost_writes(),
+            }),
+            None => json!({"ok": false, "error": s.storage_error}),
+        },
     }))
 }

@@ -9,6 +9,7 @@
 //!
 //! Must not decide routes (`router`) or talk to upstreams (`dispatch`).
 
+mod admin;
 mod anthropic;
 mod error;
 mod health;
@@ -45,6 +46,10 @@ pub(crate) struct AppState {
     pub log_bodies: bool,
     pub started: Instant,
     pub providers: Arc<Providers>,
+    pub ledger: Arc<crate::ledger::Ledger>,
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Why the database could not be opened, if it could not.
+    pub storage_error: Option<String>,
 }
 
 pub(crate) fn router(state: Arc<AppState>) -> Router {
@@ -69,10 +74,24 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             .route(&format!("{prefix}/models/{{*id}}"), get(openai::get_model));
     }
     app.route("/health", get(health::health))
+        .route("/metrics", get(metrics))
+        .merge(admin::routes(state.clone()))
         .fallback(openai::not_found)
         // The proxy handlers read their own bodies with BODY_LIMIT.
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
+}
+
+async fn metrics(
+    axum::extract::State(s): axum::extract::State<Arc<AppState>>,
+) -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        s.metrics.render(),
+    )
 }
 
 /// The largest request body accepted: long contexts and inline images are large.

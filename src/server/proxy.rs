@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use super::{ApiError, AppState, request_id};
 use crate::dispatch::{Answer, DispatchError, ProxyCall, StreamOutcome};
 use crate::events::{Event, RequestSummary};
+use crate::ledger::{Admit, Closed, Opened, UsageTap};
 use crate::providers::{ClientKey, Endpoint};
 use crate::router::{self, RequestFacts, RouteDecision, RouteError};
 
@@ -111,11 +112,46 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
     }
     let facts = peeked.facts;
     log.requested = facts.model.clone().unwrap_or_else(|| "auto".into());
-    let decision = match decide(&s, &facts).await {
+    let mut decision = match decide(&s, &facts).await {
         Ok(d) => d,
         Err(e) => return fail(&s, &log, e.into()),
     };
+    let project = project_of(&headers);
+    let reservation = match s
+        .ledger
+        .admit(&decision.targets, &project, facts.prompt_tokens)
+    {
+        Admit::Go { only, reservation } => {
+            if let Some(free) = only {
+                decision.targets = free;
+            }
+            reservation
+        }
+        Admit::Downgrade(alias, ex) => {
+            tracing::info!(id = %id, budget = %ex.budget, to = %alias, "budget reached: downgrading");
+            let mut f = facts.clone();
+            f.model = Some(alias);
+            decision = match decide(&s, &f).await {
+                Ok(d) => d,
+                Err(e) => return fail(&s, &log, e.into()),
+            };
+            None
+        }
+        Admit::Refuse(ex) => return fail(&s, &log, ApiError::budget(&ex)),
+    };
     log.alias = decision.alias.clone();
+    let opened = Opened {
+        ts_ms: crate::store::now_ms() - log.started.elapsed().as_millis() as i64,
+        started: log.started,
+        request_id: id.clone(),
+        project,
+        endpoint,
+        alias: decision.alias.clone().unwrap_or_default(),
+        rule: decision.rule.clone().unwrap_or_default(),
+        stream: facts.stream,
+        body: body.clone(),
+        reservation,
+    };
     let call = ProxyCall {
         endpoint,
         stream: facts.stream,
@@ -138,6 +174,17 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
             log.fallbacks = failed.len();
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
             log.emit(status.as_u16(), "refused", &s.events);
+            s.ledger.record(
+                opened,
+                Closed {
+                    target: target.clone(),
+                    status: status.as_u16(),
+                    outcome: "refused".into(),
+                    ttfb: None,
+                    fallbacks: failed.len() as u32,
+                    tap: UsageTap::off(),
+                },
+            );
             let mut r = (status, body).into_response();
             set_header(&mut r, "content-type", "application/json");
             set_header(&mut r, "x-lodestar-route", &target.to_string());
@@ -145,8 +192,23 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
             return r;
         }
         Err(e) => {
-            if let DispatchError::AllFailed { attempts, .. } = &e {
-                log.fallbacks = attempts.len().saturating_sub(1);
+            match &e {
+                DispatchError::AllFailed { attempts, status } if !attempts.is_empty() => {
+                    log.fallbacks = attempts.len().saturating_sub(1);
+                    let last = &attempts[attempts.len() - 1];
+                    s.ledger.record(
+                        opened,
+                        Closed {
+                            target: last.target.clone(),
+                            status: *status,
+                            outcome: format!("failed: {}", last.failure),
+                            ttfb: None,
+                            fallbacks: log.fallbacks as u32,
+                            tap: UsageTap::off(),
+                        },
+                    );
+                }
+                _ => s.ledger.release(opened),
             }
             return fail(&s, &log, e.into());
         }
@@ -160,8 +222,20 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
             status,
             headers,
             body,
+            tap,
         } => {
             log.emit(status, "ok", &s.events);
+            s.ledger.record(
+                opened,
+                Closed {
+                    target: dispatched.target.clone(),
+                    status,
+                    outcome: "ok".into(),
+                    ttfb: Some(dispatched.ttfb),
+                    fallbacks: dispatched.failed.len() as u32,
+                    tap: *tap,
+                },
+            );
             let mut r = Response::new(Body::from(body));
             *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
             copy_headers(&mut r, headers);
@@ -173,13 +247,30 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
             make,
         } => {
             let events = s.events.clone();
-            let end = crate::dispatch::StreamEnd::new(move |outcome| {
+            let ledger = s.ledger.clone();
+            let (target, ttfb, fallbacks) = (
+                dispatched.target.clone(),
+                dispatched.ttfb,
+                dispatched.failed.len() as u32,
+            );
+            let end = crate::dispatch::StreamEnd::new(move |outcome, tap| {
                 let word = match &outcome {
                     StreamOutcome::Complete => "ok".to_string(),
                     StreamOutcome::Failed(why) => format!("failed mid-stream: {why}"),
                     StreamOutcome::ClientGone => "client disconnected".to_string(),
                 };
                 log.emit(status, &word, &events);
+                ledger.record(
+                    opened,
+                    Closed {
+                        target,
+                        status,
+                        outcome: word,
+                        ttfb: Some(ttfb),
+                        fallbacks,
+                        tap,
+                    },
+                );
             });
             let mut r = Response::new(Body::from_stream(make(end)));
             *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
@@ -197,6 +288,22 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
         );
     }
     resp
+}
+
+/// The project a request belongs to: its `x-lodestar-project` header (letters, digits, `.`,
+/// `_`, `-`; at most 64), else none (empty).
+pub(super) fn project_of(headers: &HeaderMap) -> String {
+    headers
+        .get("x-lodestar-project")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|p| {
+            p.len() <= 64
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        })
+        .unwrap_or("")
+        .to_string()
 }
 
 /// Route, waiting (bounded) for the first model listing if a bare name is not yet known.

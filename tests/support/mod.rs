@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod bin;
 pub mod proxy;
 pub mod tls;
 pub mod upstream;

@@ -30,8 +30,16 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    /// Start the engine with `yaml` (use `{UP}` for the test upstream's URL).
+    /// Start the engine with `yaml` (use `{UP}` for the test upstream's URL), with a fresh
+    /// database of its own.
     pub async fn start(yaml: &str) -> Proxy {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self::start_with_db(yaml, super::temp_dir(&format!("db{n}")).join("lodestar.db")).await
+    }
+
+    /// Start the engine with `yaml` and the database at `db`.
+    pub async fn start_with_db(yaml: &str, db: std::path::PathBuf) -> Proxy {
         let cfg = Config::from_yaml(yaml, ConfigOrigin::File("test.yml".into()), &test_env)
             .unwrap_or_else(|e| panic!("test config rejected: {e}"));
         let handle = Engine::start(
@@ -39,6 +47,7 @@ impl Proxy {
             EngineOptions {
                 listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
                 log_bodies: false,
+                database: Some(db),
             },
         )
         .await

@@ -77,7 +77,22 @@ pub(super) async fn messages(
         "tool_use"
     };
     let cached = ex.knobs.cached.unwrap_or(0);
+    let canned = ex
+        .knobs
+        .usage
+        .as_deref()
+        .and_then(super::upstream_exchange::canned_usage);
+    let output_tokens_total = if canned.is_some() {
+        42
+    } else {
+        plan.output_tokens
+    };
     let usage = |output_tokens: usize| {
+        if let Some(c) = &canned {
+            let mut c = c.clone();
+            c["output_tokens"] = json!(output_tokens);
+            return c;
+        }
         json!({
             "input_tokens": plan.prompt_tokens, "output_tokens": output_tokens,
             "cache_creation_input_tokens": 0, "cache_read_input_tokens": cached,
@@ -89,7 +104,7 @@ pub(super) async fn messages(
         return Json(json!({
             "id": id, "type": "message", "role": "assistant", "model": model,
             "content": content, "stop_reason": stop_reason, "stop_sequence": null,
-            "usage": usage(plan.output_tokens),
+            "usage": usage(output_tokens_total),
         }))
         .into_response();
     }
@@ -134,7 +149,7 @@ pub(super) async fn messages(
     } else if !knobs.drop_mid_stream {
         pending.push_str(&event(&json!({"type": "message_delta",
             "delta": {"stop_reason": stop_reason, "stop_sequence": null},
-            "usage": {"output_tokens": plan.output_tokens}})));
+            "usage": {"output_tokens": output_tokens_total}})));
         pending.push_str(&event(&json!({"type": "message_stop"})));
         steps.push(pending);
     }

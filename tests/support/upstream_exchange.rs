@@ -36,6 +36,34 @@ pub(super) struct Knobs {
     pub(super) think: bool,
     /// `cached_N`: usage reports N cached prompt tokens on top of the prompt's words.
     pub(super) cached: Option<usize>,
+    /// `usage_NAME`: report the canned usage `NAME` (see [`canned_usage`]) instead.
+    pub(super) usage: Option<String>,
+    /// `no_usage`: report no usage at all (like some local servers), even when asked.
+    pub(super) no_usage: bool,
+}
+
+/// Usage reports in each provider's own shape, for the ledger's tests: `openai`, `gemini`
+/// (reasoning apart from completion tokens), `deepseek` (cache hit/miss), `openrouter`
+/// (cache writes in `prompt_tokens_details`), `anthropic` (5-minute and 1-hour cache writes;
+/// the `message_start` part — `message_delta` reports `{"output_tokens": 42}`).
+pub fn canned_usage(name: &str) -> Option<Value> {
+    Some(match name {
+        "openai" => json!({"prompt_tokens": 1000, "completion_tokens": 300, "total_tokens": 1300,
+            "prompt_tokens_details": {"cached_tokens": 600},
+            "completion_tokens_details": {"reasoning_tokens": 200}}),
+        "gemini" => json!({"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 250,
+            "completion_tokens_details": {"reasoning_tokens": 100}}),
+        "deepseek" => json!({"prompt_tokens": 1000, "completion_tokens": 10, "total_tokens": 1010,
+            "prompt_cache_hit_tokens": 800, "prompt_cache_miss_tokens": 200}),
+        "openrouter" => {
+            json!({"prompt_tokens": 1500, "completion_tokens": 20, "total_tokens": 1520,
+            "prompt_tokens_details": {"cached_tokens": 1000, "cache_write_tokens": 400}})
+        }
+        "anthropic" => json!({"input_tokens": 10, "output_tokens": 1,
+            "cache_read_input_tokens": 2000, "cache_creation_input_tokens": 700,
+            "cache_creation": {"ephemeral_5m_input_tokens": 200, "ephemeral_1h_input_tokens": 500}}),
+        _ => return None,
+    })
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -58,6 +86,8 @@ impl Knobs {
                 knobs.chunks = Some(n);
             } else if let Some(n) = token.strip_prefix("cached_").and_then(|n| n.parse().ok()) {
                 knobs.cached = Some(n);
+            } else if let Some(name) = token.strip_prefix("usage_") {
+                knobs.usage = Some(name.to_string());
             } else if let Some(fail) = token.strip_prefix("fail_").and_then(Fail::parse) {
                 knobs.fail = Some(fail);
             } else {
@@ -67,6 +97,7 @@ impl Knobs {
                     "think" => knobs.think = true,
                     "hang" => knobs.hang = true,
                     "no_model" => knobs.no_model = true,
+                    "no_usage" => knobs.no_usage = true,
                     _ => {}
                 }
             }

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use super::upstream::Shared;
 use super::upstream_anthropic;
 use super::upstream_exchange::{
-    CREATED, Dialect, Knobs, MID_STREAM_ERROR, begin, sse_data, sse_response,
+    CREATED, Dialect, Knobs, MID_STREAM_ERROR, begin, canned_usage, sse_data, sse_response,
 };
 use super::upstream_script::{Plan, Reply, answer_pieces, fragments, text_of, word_count};
 
@@ -32,6 +32,9 @@ fn usage(prompt: usize, completion: usize) -> Value {
 /// Chat usage: `cached_N` adds N to `prompt_tokens` and reports them in
 /// `prompt_tokens_details`; reasoning is reported in `completion_tokens_details`.
 fn chat_usage(plan: &Plan, knobs: &Knobs) -> Value {
+    if let Some(canned) = knobs.usage.as_deref().and_then(canned_usage) {
+        return canned;
+    }
     let cached = knobs.cached.unwrap_or(0);
     let mut usage = usage(plan.prompt_tokens + cached, plan.output_tokens);
     if knobs.cached.is_some() {
@@ -88,19 +91,28 @@ pub(super) async fn chat_completions(
                 .collect();
             message["tool_calls"] = json!(calls);
         }
-        return Json(json!({
+        let mut answer = json!({
             "id": id, "object": "chat.completion", "created": CREATED, "model": model,
             "choices": [{"index": 0, "message": message, "logprobs": null,
                          "finish_reason": finish}],
             "usage": usage,
-        }))
-        .into_response();
+        });
+        if ex.knobs.no_usage {
+            answer.as_object_mut().unwrap().remove("usage");
+        }
+        return Json(answer).into_response();
     }
+    // As OpenAI does: with `include_usage`, every chunk but the last carries `"usage": null`.
+    let usage_null = include_usage(&ex.body) && !ex.knobs.no_usage;
     let chunk = |delta: Value, finish: Value| {
-        sse_data(&json!({
+        let mut c = json!({
             "id": id, "object": "chat.completion.chunk", "created": CREATED, "model": model,
             "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}],
-        }))
+        });
+        if usage_null {
+            c["usage"] = Value::Null;
+        }
+        sse_data(&c)
     };
     let mut deltas = Vec::new();
     if let Some(thinking) = &plan.thinking {
@@ -146,7 +158,7 @@ pub(super) async fn chat_completions(
             "type": "server_error", "param": null, "code": null}})));
     } else if !knobs.drop_mid_stream {
         let mut closing = chunk(json!({}), json!(finish));
-        if include_usage(&ex.body) {
+        if include_usage(&ex.body) && !knobs.no_usage {
             closing.push_str(&sse_data(&json!({
                 "id": id, "object": "chat.completion.chunk", "created": CREATED, "model": model,
                 "choices": [], "usage": usage,

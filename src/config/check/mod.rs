@@ -7,6 +7,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+mod ledger;
 mod provider;
 
 use super::raw::{self, RawAlias, RawProvider, RawRouting, RawServer};
@@ -16,7 +17,15 @@ use super::{
     Rule, ServerConfig, Target, When,
 };
 
-const TOP_KEYS: &[&str] = &["server", "providers", "models", "routing", "translation"];
+const TOP_KEYS: &[&str] = &[
+    "server",
+    "providers",
+    "models",
+    "routing",
+    "translation",
+    "storage",
+    "budgets",
+];
 
 struct Checker<'a> {
     file: String,
@@ -67,7 +76,8 @@ pub(super) fn check(
             c.error(
                 key,
                 &format!(
-                    "unknown top-level key; valid keys are server, providers, models, routing, translation{hint}"
+                    "unknown top-level key; valid keys are {}{hint}",
+                    TOP_KEYS.join(", ")
                 ),
             );
         }
@@ -93,6 +103,8 @@ pub(super) fn check(
             on_unsupported: t.on_unsupported.unwrap_or_default(),
         })
         .unwrap_or_default();
+    let storage = c.storage(section("storage"));
+    let budgets = c.budgets(section("budgets"), &declared_aliases);
 
     if c.errors.is_empty() {
         Ok(Config {
@@ -102,6 +114,8 @@ pub(super) fn check(
             aliases,
             routing,
             translation,
+            storage,
+            budgets,
             lines: c.lines,
         })
     } else {
@@ -204,6 +218,7 @@ impl Checker<'_> {
         ServerConfig {
             listen,
             worker_threads: raw.worker_threads,
+            allowed_hosts: raw.allowed_hosts,
         }
     }
 

@@ -108,6 +108,46 @@ impl Checker<'_> {
             }
         });
         let dp = Pool::default();
+        if let Some(t) = &raw.price_table
+            && !crate::ledger::prices::SHIPPED_VENDOR_NAMES.contains(&t.as_str())
+        {
+            self.error(
+                &format!("{key}.price_table"),
+                &format!(
+                    "unknown price table `{t}`; valid tables are {}",
+                    crate::ledger::prices::SHIPPED_VENDOR_NAMES.join(", ")
+                ),
+            );
+        }
+        if raw
+            .cost_per_hour
+            .is_some_and(|c| !(c >= 0.0 && c.is_finite()))
+        {
+            self.error(
+                &format!("{key}.cost_per_hour"),
+                "must be a non-negative number of USD per hour",
+            );
+        }
+        for (model, r) in &raw.prices {
+            let rates = [
+                Some(r.input),
+                Some(r.output),
+                r.cache_read,
+                r.cache_write_5m,
+                r.cache_write_1h,
+                r.reasoning,
+            ];
+            if rates
+                .iter()
+                .flatten()
+                .any(|v| !(*v >= 0.0 && v.is_finite()))
+            {
+                self.error(
+                    &format!("{key}.prices.{model}"),
+                    "prices are non-negative USD per million tokens",
+                );
+            }
+        }
         Some(ProviderConfig {
             ca_cert,
             kind: raw.kind,
@@ -121,6 +161,11 @@ impl Checker<'_> {
             pool: Pool {
                 max_idle_per_host: raw.pool.max_idle_per_host.unwrap_or(dp.max_idle_per_host),
                 idle_timeout: raw.pool.idle_timeout.unwrap_or(dp.idle_timeout),
+            },
+            pricing: crate::config::Pricing {
+                prices: raw.prices.into_iter().collect(),
+                cost_per_hour: raw.cost_per_hour,
+                table: raw.price_table,
             },
             default_max_tokens: raw.default_max_tokens.unwrap_or(4096),
             pass_client_key: raw.pass_client_key,

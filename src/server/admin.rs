@@ -1,0 +1,259 @@
+//! The admin JSON API the UI reads (`/admin/api/...`): costs, time series, budgets, the
+//! request log. Every request must come from a local page: its `Host` must be a loopback
+//! name or address (or one in `server.allowed_hosts`), and an `Origin`, when sent, likewise —
+//! otherwise a web page on another site could read it through DNS rebinding.
+//! Must not change anything: these are reads.
+
+use std::sync::Arc;
+
+use axum::extract::{Query, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{ApiError, AppState};
+use crate::ledger::query::{self, Bucket, GroupBy, resolve_range};
+use crate::store::now_ms;
+
+pub(super) fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/admin/api/costs/summary", get(summary))
+        .route("/admin/api/costs/timeseries", get(timeseries))
+        .route("/admin/api/budgets", get(budgets))
+        .route("/admin/api/requests", get(requests))
+        .layer(axum::middleware::from_fn_with_state(state, local_only))
+}
+
+/// Whether `host` (a `Host` header value or an `Origin`'s host, port allowed) is this machine.
+pub(crate) fn is_local_host(host: &str, allowed: &[String]) -> bool {
+    let h = host.trim();
+    let name = if let Some(v6) = h.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        h.rsplit_once(':')
+            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+            .map_or(h, |(n, _)| n)
+    };
+    let name = name.to_ascii_lowercase();
+    if name == "localhost" || name.ends_with(".localhost") {
+        return true;
+    }
+    if allowed.iter().any(|a| a.eq_ignore_ascii_case(&name)) {
+        return true;
+    }
+    name.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
+}
+
+async fn local_only(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let allowed = &s.config.server.allowed_hosts;
+    let host = req
+        .headers()
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !is_local_host(host, allowed) {
+        return forbidden(format!(
+            "the admin API answers only requests addressed to this machine (Host `{host}` is \
+             not local); add the name to `server.allowed_hosts` if you use it on purpose"
+        ));
+    }
+    if let Some(origin) = req.headers().get("origin").and_then(|v| v.to_str().ok()) {
+        let o = origin.split_once("://").map_or(origin, |(_, r)| r);
+        let o = o.split('/').next().unwrap_or("");
+        if origin != "null" && !is_local_host(o, allowed) {
+            return forbidden(format!(
+                "the admin API does not answer pages from other sites (Origin `{origin}`); add \
+                 the host to `server.allowed_hosts` if it is yours"
+            ));
+        }
+    }
+    next.run(req).await
+}
+
+fn forbidden(message: String) -> Response {
+    ApiError {
+        status: StatusCode::FORBIDDEN,
+        kind: "permission_error",
+        code: Some("not_local"),
+        param: None,
+        message,
+    }
+    .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct Range {
+    since: Option<String>,
+    until: Option<String>,
+    /// `today`, `week` or `month` (local calendar).
+    period: Option<String>,
+    group_by: Option<String>,
+    bucket: Option<String>,
+    project: Option<String>,
+    limit: Option<u32>,
+}
+
+fn group_by(s: Option<&str>, default: GroupBy) -> Result<GroupBy, ApiError> {
+    match s {
+        None => Ok(default),
+        Some(g) => GroupBy::parse(g).ok_or_else(|| {
+            let mut e = ApiError::bad_request(format!(
+                "unknown group_by `{g}`; use model, provider, project, alias or day"
+            ));
+            e.param = Some("group_by".into());
+            e
+        }),
+    }
+}
+
+fn store_of(s: &AppState) -> Result<Arc<crate::store::Store>, ApiError> {
+    s.ledger.store().cloned().ok_or_else(|| ApiError {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        kind: "storage_unavailable",
+        code: Some("storage_unavailable"),
+        param: None,
+        message: s
+            .storage_error
+            .clone()
+            .unwrap_or_else(|| "the database is not open".into()),
+    })
+}
+
+fn internal(e: crate::store::StoreError) -> ApiError {
+    ApiError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        kind: "internal_error",
+        code: None,
+        param: None,
+        message: e.to_string(),
+    }
+}
+
+async fn summary(State(s): State<Arc<AppState>>, q: Query<Range>) -> Result<Response, ApiError> {
+    let (since, until) = resolve_range(
+        q.since.as_deref(),
+        q.until.as_deref(),
+        q.period
+            .as_deref()
+            .or(Some("month"))
+            .filter(|_| q.since.is_none()),
+        30,
+    )
+    .map_err(ApiError::bad_request)?;
+    let g = group_by(q.group_by.as_deref(), GroupBy::Model)?;
+    let project = q.project.clone();
+    let store = store_of(&s)?;
+    let out = store
+        .read(move |c| query::summary(c, since, until, g, project.as_deref()))
+        .await
+        .map_err(internal)?;
+    Ok(Json(out).into_response())
+}
+
+async fn timeseries(State(s): State<Arc<AppState>>, q: Query<Range>) -> Result<Response, ApiError> {
+    let (since, until) = resolve_range(
+        q.since.as_deref(),
+        q.until.as_deref(),
+        q.period.as_deref(),
+        7,
+    )
+    .map_err(ApiError::bad_request)?;
+    let bucket = match q.bucket.as_deref() {
+        None | Some("day") => Bucket::Day,
+        Some("hour") => Bucket::Hour,
+        Some(b) => {
+            return Err(ApiError::bad_request(format!(
+                "unknown bucket `{b}`; use hour or day"
+            )));
+        }
+    };
+    let g = group_by(q.group_by.as_deref(), GroupBy::Model)?;
+    let store = store_of(&s)?;
+    let points = store
+        .read(move |c| query::timeseries(c, since, until, bucket, g))
+        .await
+        .map_err(internal)?;
+    Ok(Json(json!({
+        "since_ms": since,
+        "until_ms": until,
+        "bucket": if bucket == Bucket::Hour { "hour" } else { "day" },
+        "group_by": g,
+        "points": points,
+    }))
+    .into_response())
+}
+
+async fn budgets(State(s): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    let statuses = s.ledger.budgets().status();
+    let store = s.ledger.store().cloned();
+    let now = now_ms();
+    // The recent daily rate: the last 7 days of spend (or since the period began, if less).
+    let mut out = Vec::new();
+    for b in statuses {
+        let from = (now - 7 * 86_400_000).max(b.period_start_ms.min(now - 86_400_000));
+        let days = (now - from) as f64 / 86_400_000.0;
+        let project = b.project.clone();
+        let recent = match &store {
+            Some(st) => st
+                .read(move |c| query::spent(c, from, now + 1, project.as_deref()))
+                .await
+                .unwrap_or(0.0),
+            None => 0.0,
+        };
+        let pace = query::pace(
+            b.usd,
+            b.spent_usd,
+            b.period_start_ms,
+            b.period_end_ms,
+            now,
+            recent / days,
+            days,
+        );
+        out.push(json!({"budget": b, "pace": pace}));
+    }
+    Ok(Json(json!({ "budgets": out })).into_response())
+}
+
+async fn requests(State(s): State<Arc<AppState>>, q: Query<Range>) -> Result<Response, ApiError> {
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let project = q.project.clone();
+    let store = store_of(&s)?;
+    let rows = store
+        .read(move |c| query::recent(c, limit, project.as_deref()))
+        .await
+        .map_err(internal)?;
+    Ok(Json(json!({ "requests": rows })).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_hosts_pass() {
+        let none: Vec<String> = Vec::new();
+        for ok in [
+            "127.0.0.1:8080",
+            "localhost",
+            "LOCALHOST:1",
+            "[::1]:8080",
+            "app.localhost",
+        ] {
+            assert!(is_local_host(ok, &none), "{ok}");
+        }
+        for bad in [
+            "evil.example:8080",
+            "192.168.1.5:8080",
+            "127.0.0.1.evil.com",
+            "",
+        ] {
+            assert!(!is_local_host(bad, &none), "{bad}");
+        }
+        assert!(is_local_host("gpu-box:8080", &["gpu-box".to_string()]));
+    }
+}

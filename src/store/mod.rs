@@ -1,0 +1,328 @@
+//! The engine's one SQLite database (bundled SQLite, WAL): the cost ledger, its hourly rollup,
+//! fired budget alerts and stored Responses. Owns the file, its schema and the one writer
+//! thread; must not price, route or decide anything.
+//!
+//! Writes never block a request: they go over a bounded channel (`try_send`) to the writer
+//! thread, which commits whatever is queued in one transaction — one row at a time when idle,
+//! up to `BATCH_MAX` per transaction under load. A process crash loses what sat in the channel
+//! and the transaction being written: the requests of the last few milliseconds (the writer
+//! commits in microseconds per row, so the queue is near-empty unless the disk stalls; it is
+//! bounded by `CHANNEL_CAPACITY`). An OS crash or power cut can also lose the commits since
+//! the WAL was last synced (`synchronous = NORMAL`). Shutdown (`close`) drains the channel and
+//! commits before it returns. A failed write (disk full, the file locked or made read-only) logs one warning
+//! per minute and the writer goes on: the proxy keeps serving.
+
+mod schema;
+mod writer;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+pub(crate) use writer::{AlertRow, RequestRow, StoredResponse};
+
+/// Responses handed to the writer and not yet committed, by id.
+type Pending = Arc<Mutex<HashMap<String, Arc<StoredResponse>>>>;
+
+/// Writes queued before new ones are refused (and counted as lost).
+const CHANNEL_CAPACITY: usize = 65_536;
+/// The most rows one transaction takes.
+const BATCH_MAX: usize = 4096;
+/// How long a connection waits on a lock held by another process before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "cannot open the database {path}: {source}. Lodestar keeps serving without its ledger \
+         and response store; {hint}"
+    )]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+        hint: &'static str,
+    },
+    #[error(
+        "cannot create the data directory {path} for the database: {source}. Lodestar keeps \
+         serving without its ledger and response store; set `storage.path` to a writable place"
+    )]
+    Dir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("database query failed: {0}")]
+    Query(#[from] rusqlite::Error),
+    #[error("the database worker stopped")]
+    Gone,
+}
+
+/// One thing for the writer thread to do.
+pub(crate) enum Write {
+    Request(Box<RequestRow>),
+    Alert(AlertRow),
+    Response(Box<StoredResponse>),
+    DeleteResponse(String),
+    /// Answered once everything sent before it is committed.
+    Flush(std::sync::mpsc::Sender<()>),
+}
+
+/// Limits on stored Responses (`storage.responses`).
+#[derive(Debug, Clone, Copy)]
+pub struct ResponseLimits {
+    pub max_age: Duration,
+    pub max_bytes: u64,
+}
+
+impl Default for ResponseLimits {
+    fn default() -> Self {
+        Self {
+            max_age: Duration::from_secs(30 * 86_400),
+            max_bytes: 256 << 20,
+        }
+    }
+}
+
+/// The open database: a sender to the writer thread and connections for reading.
+pub struct Store {
+    path: PathBuf,
+    tx: Mutex<Option<SyncSender<Write>>>,
+    /// For analytics (may take milliseconds).
+    reader: Mutex<Connection>,
+    /// For point lookups, so that they never wait behind an analytics query.
+    lookup: Mutex<Connection>,
+    /// Responses sent to the writer but perhaps not yet committed: a client's next turn may
+    /// name one a millisecond after the answer ended.
+    pending: Pending,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    lost: std::sync::atomic::AtomicU64,
+}
+
+impl Store {
+    /// Open (creating if needed) the database at `path` and start its writer thread.
+    pub fn open(path: &Path, limits: ResponseLimits) -> Result<Arc<Store>, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let open_err = |source: rusqlite::Error| {
+            let hint = match source.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
+                    "the file is damaged or not a Lodestar database: move it aside (Lodestar \
+                     creates a new one) or set `storage.path` to another file"
+                }
+                Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen) => {
+                    "make the file and its directory writable, or set `storage.path` to a \
+                     writable location"
+                }
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                    "another program holds the database locked; close it and restart"
+                }
+                _ => "check the file, or set `storage.path` to another location",
+            };
+            StoreError::Open {
+                path: path.to_path_buf(),
+                source,
+                hint,
+            }
+        };
+        let mut conn = Connection::open(path).map_err(open_err)?;
+        setup(&conn).map_err(open_err)?;
+        migrate(&mut conn).map_err(open_err)?;
+        let ro = || {
+            let c = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            c.busy_timeout(BUSY_TIMEOUT)?;
+            Ok(c)
+        };
+        let reader = ro().map_err(open_err)?;
+        let lookup = ro().map_err(open_err)?;
+        let (tx, rx) = std::sync::mpsc::sync_channel(CHANNEL_CAPACITY);
+        let pending: Pending = Arc::default();
+        let p = pending.clone();
+        let handle = std::thread::Builder::new()
+            .name("lodestar-db".into())
+            .spawn(move || writer::run(conn, rx, limits, p))
+            .map_err(|e| StoreError::Dir {
+                path: path.to_path_buf(),
+                source: e,
+            })?;
+        Ok(Arc::new(Store {
+            path: path.to_path_buf(),
+            tx: Mutex::new(Some(tx)),
+            reader: Mutex::new(reader),
+            lookup: Mutex::new(lookup),
+            pending,
+            writer: Mutex::new(Some(handle)),
+            lost: Default::default(),
+        }))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes refused because the writer was behind by `CHANNEL_CAPACITY` (or gone).
+    pub fn lost_writes(&self) -> u64 {
+        self.lost.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Queue a write; never waits. False when it was refused (queue full or store closed).
+    pub(crate) fn send(&self, w: Write) -> bool {
+        let tx = lock(&self.tx).clone();
+        let Some(tx) = tx else {
+            self.lost.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return false;
+        };
+        match tx.try_send(w) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                let n = self.lost.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if n.is_power_of_two() {
+                    tracing::warn!(
+                        lost = n + 1,
+                        "the ledger writer is behind; records are being dropped"
+                    );
+                }
+                false
+            }
+        }
+    }
+
+    /// Keep a Response: readable at once, committed by the writer soon after.
+    pub(crate) fn put_response(&self, r: StoredResponse) {
+        let r = Arc::new(r);
+        lock(&self.pending).insert(r.id.clone(), r.clone());
+        if !self.send(Write::Response(Box::new((*r).clone()))) {
+            lock(&self.pending).remove(&r.id);
+        }
+    }
+
+    /// A stored Response by id (pending or committed), if it is not older than `max_age`.
+    pub(crate) fn get_response(
+        &self,
+        id: &str,
+        newer_than_ms: i64,
+    ) -> Result<Option<Arc<StoredResponse>>, StoreError> {
+        if let Some(r) = lock(&self.pending).get(id) {
+            return Ok(Some(r.clone()));
+        }
+        let conn = lock(&self.lookup);
+        let mut st = conn.prepare_cached(
+            "SELECT id, created_ms, project, body FROM responses WHERE id = ?1 AND created_ms >= ?2",
+        )?;
+        let mut rows = st.query((id, newer_than_ms))?;
+        match rows.next()? {
+            Some(row) => Ok(Some(Arc::new(StoredResponse {
+                id: row.get(0)?,
+                created_ms: row.get(1)?,
+                project: row.get(2)?,
+                body: row.get(3)?,
+            }))),
+            None => Ok(None),
+        }
+    }
+
+    /// Run a read-only query on the analytics connection, off the async runtime.
+    pub(crate) async fn read<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || me.read_blocking(f))
+            .await
+            .map_err(|_| StoreError::Gone)?
+    }
+
+    /// `read`, on the calling thread (CLI, startup).
+    pub(crate) fn read_blocking<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let conn = lock(&self.reader);
+        Ok(f(&conn)?)
+    }
+
+    /// Wait until every write sent so far is committed.
+    pub async fn flush(self: &Arc<Self>) {
+        let me = self.clone();
+        let _ = tokio::task::spawn_blocking(move || me.flush_blocking()).await;
+    }
+
+    pub fn flush_blocking(&self) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        if self.send(Write::Flush(tx)) {
+            let _ = rx.recv();
+        }
+    }
+
+    /// Commit everything queued and stop the writer. Later writes are counted as lost.
+    pub fn close(&self) {
+        drop(lock(&self.tx).take());
+        if let Some(h) = lock(&self.writer).take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// A poisoned lock only means another thread panicked mid-use; the data is still usable.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn setup(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // WAL: readers never block the writer. NORMAL: a commit survives a process crash; only
+    // an OS crash or power cut can lose the last commits since the WAL was synced.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Fails here, not at the first write, on a damaged or read-only file.
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let version = usize::try_from(version).unwrap_or(0);
+    if version > schema::MIGRATIONS.len() {
+        tracing::warn!(
+            version,
+            "the database was written by a newer Lodestar; reading it as far as this one can"
+        );
+        return Ok(());
+    }
+    for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// The default database file: `<platform data dir>/lodestar.db`.
+pub fn default_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "lodestar").map(|d| d.data_dir().join("lodestar.db"))
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

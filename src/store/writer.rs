@@ -1,0 +1,313 @@
+//! The writer thread: takes everything queued, commits it in one transaction, answers
+//! flushes, prunes stored Responses by age and size.
+
+use std::collections::HashMap;
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, Transaction, params};
+
+use super::{BATCH_MAX, Pending, ResponseLimits, Write, lock, now_ms};
+
+/// How often stored Responses older than their limit are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// The shortest gap between two warnings about failed writes.
+const WARN_EVERY: Duration = Duration::from_secs(60);
+
+/// One ledger row, priced and final.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RequestRow {
+    pub ts_ms: i64,
+    pub request_id: String,
+    pub project: String,
+    pub client_api: &'static str,
+    pub endpoint: &'static str,
+    pub alias: String,
+    pub provider: String,
+    pub model: String,
+    pub rule: String,
+    pub status: u16,
+    pub outcome: String,
+    pub stream: bool,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub cache_write_5m_tokens: u64,
+    pub cache_write_1h_tokens: u64,
+    pub reasoning_tokens: u64,
+    pub tokens_estimated: bool,
+    /// None: no price is known for the model.
+    pub cost_usd: Option<f64>,
+    pub saved_usd: f64,
+    pub latency_ms: f64,
+    pub ttfb_ms: Option<f64>,
+    pub cache_hit: bool,
+    pub fallbacks: u32,
+}
+
+/// A budget threshold that fired in a period (so it fires once per period, across restarts).
+#[derive(Debug, Clone)]
+pub(crate) struct AlertRow {
+    pub budget: String,
+    pub period_start_ms: i64,
+    pub threshold: f64,
+    pub ts_ms: i64,
+}
+
+/// A Response Lodestar produced, kept for `previous_response_id`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct StoredResponse {
+    pub id: String,
+    pub created_ms: i64,
+    pub project: String,
+    /// JSON: what the next turn needs to rebuild the conversation.
+    pub body: Vec<u8>,
+}
+
+#[derive(Default)]
+struct Rollup {
+    requests: i64,
+    errors: i64,
+    input: u64,
+    output: u64,
+    cache_read: u64,
+    cache_write_5m: u64,
+    cache_write_1h: u64,
+    reasoning: u64,
+    cost: f64,
+    unpriced: i64,
+    cache_hits: i64,
+    saved: f64,
+}
+
+type RollupKey = (i64, String, String, String, String);
+
+pub(super) fn run(
+    mut conn: Connection,
+    rx: Receiver<Write>,
+    limits: ResponseLimits,
+    pending: Pending,
+) {
+    let mut last_warn: Option<Instant> = None;
+    let mut stored_bytes: u64 = conn
+        .query_row("SELECT COALESCE(SUM(bytes), 0) FROM responses", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map(|b| b as u64)
+        .unwrap_or(0);
+    let mut last_prune = Instant::now() - PRUNE_EVERY;
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < BATCH_MAX {
+            match rx.try_recv() {
+                Ok(w) => batch.push(w),
+                Err(_) => break,
+            }
+        }
+        let mut flushes = Vec::new();
+        let mut committed = Vec::new();
+        let result = (|| -> rusqlite::Result<()> {
+            let tx = conn.transaction()?;
+            write_batch(&tx, batch, &mut flushes, &mut committed, &mut stored_bytes)?;
+            tx.commit()
+        })();
+        if let Err(e) = result
+            && last_warn.is_none_or(|t| t.elapsed() >= WARN_EVERY)
+        {
+            last_warn = Some(Instant::now());
+            tracing::warn!(
+                error = %e,
+                "cannot write to the database; these records are lost, Lodestar keeps \
+                 serving (free disk space or fix the file's permissions)"
+            );
+        }
+        {
+            let mut p = lock(&pending);
+            for id in &committed {
+                p.remove(id);
+            }
+        }
+        if last_prune.elapsed() >= PRUNE_EVERY || stored_bytes > limits.max_bytes {
+            last_prune = Instant::now();
+            if let Err(e) = prune(&conn, limits, &mut stored_bytes) {
+                tracing::debug!(error = %e, "pruning stored responses failed");
+            }
+        }
+        for f in flushes {
+            let _ = f.send(());
+        }
+    }
+}
+
+fn write_batch(
+    tx: &Transaction<'_>,
+    batch: Vec<Write>,
+    flushes: &mut Vec<std::sync::mpsc::Sender<()>>,
+    committed: &mut Vec<String>,
+    stored_bytes: &mut u64,
+) -> rusqlite::Result<()> {
+    let mut rollups: HashMap<RollupKey, Rollup> = HashMap::new();
+    for w in batch {
+        match w {
+            Write::Request(r) => {
+                insert_request(tx, &r)?;
+                let key = (
+                    r.ts_ms.div_euclid(3_600_000),
+                    r.project.clone(),
+                    r.provider.clone(),
+                    r.model.clone(),
+                    r.alias.clone(),
+                );
+                let a = rollups.entry(key).or_default();
+                a.requests += 1;
+                a.errors += i64::from(!(200..300).contains(&r.status) || r.outcome != "ok");
+                a.input += r.input_tokens;
+                a.output += r.output_tokens;
+                a.cache_read += r.cache_read_tokens;
+                a.cache_write_5m += r.cache_write_5m_tokens;
+                a.cache_write_1h += r.cache_write_1h_tokens;
+                a.reasoning += r.reasoning_tokens;
+                match r.cost_usd {
+                    Some(c) => a.cost += c,
+                    None => a.unpriced += 1,
+                }
+                a.cache_hits += i64::from(r.cache_hit);
+                a.saved += r.saved_usd;
+            }
+            Write::Alert(a) => {
+                tx.prepare_cached(
+                    "INSERT OR IGNORE INTO budget_alerts (budget, period_start_ms, threshold, ts_ms) \
+                     VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![a.budget, a.period_start_ms, a.threshold, a.ts_ms])?;
+            }
+            Write::Response(r) => {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO responses (id, created_ms, project, bytes, body) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![
+                    r.id,
+                    r.created_ms,
+                    r.project,
+                    r.body.len() as i64,
+                    r.body
+                ])?;
+                *stored_bytes += r.body.len() as u64;
+                committed.push(r.id);
+            }
+            Write::DeleteResponse(id) => {
+                tx.prepare_cached("DELETE FROM responses WHERE id = ?1")?
+                    .execute([&id])?;
+                committed.push(id);
+            }
+            Write::Flush(f) => flushes.push(f),
+        }
+    }
+    let mut up = tx.prepare_cached(
+        "INSERT INTO rollup_hour (hour, project, provider, model, alias, requests, errors, \
+         input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, \
+         cache_write_1h_tokens, reasoning_tokens, cost_usd, unpriced, cache_hits, saved_usd) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) \
+         ON CONFLICT (hour, project, provider, model, alias) DO UPDATE SET \
+         requests = requests + excluded.requests, errors = errors + excluded.errors, \
+         input_tokens = input_tokens + excluded.input_tokens, \
+         output_tokens = output_tokens + excluded.output_tokens, \
+         cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens, \
+         cache_write_5m_tokens = cache_write_5m_tokens + excluded.cache_write_5m_tokens, \
+         cache_write_1h_tokens = cache_write_1h_tokens + excluded.cache_write_1h_tokens, \
+         reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens, \
+         cost_usd = cost_usd + excluded.cost_usd, unpriced = unpriced + excluded.unpriced, \
+         cache_hits = cache_hits + excluded.cache_hits, saved_usd = saved_usd + excluded.saved_usd",
+    )?;
+    for ((hour, project, provider, model, alias), a) in rollups {
+        up.execute(params![
+            hour,
+            project,
+            provider,
+            model,
+            alias,
+            a.requests,
+            a.errors,
+            a.input as i64,
+            a.output as i64,
+            a.cache_read as i64,
+            a.cache_write_5m as i64,
+            a.cache_write_1h as i64,
+            a.reasoning as i64,
+            a.cost,
+            a.unpriced,
+            a.cache_hits,
+            a.saved,
+        ])?;
+    }
+    Ok(())
+}
+
+fn insert_request(tx: &Transaction<'_>, r: &RequestRow) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO requests (ts_ms, request_id, project, client_api, endpoint, alias, provider, \
+         model, rule, status, outcome, stream, input_tokens, output_tokens, cache_read_tokens, \
+         cache_write_5m_tokens, cache_write_1h_tokens, reasoning_tokens, tokens_estimated, \
+         cost_usd, saved_usd, latency_ms, ttfb_ms, cache_hit, fallbacks) VALUES (?1, ?2, ?3, \
+         ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, \
+         ?22, ?23, ?24, ?25)",
+    )?
+    .execute(params![
+        r.ts_ms,
+        r.request_id,
+        r.project,
+        r.client_api,
+        r.endpoint,
+        r.alias,
+        r.provider,
+        r.model,
+        r.rule,
+        r.status,
+        r.outcome,
+        r.stream,
+        r.input_tokens as i64,
+        r.output_tokens as i64,
+        r.cache_read_tokens as i64,
+        r.cache_write_5m_tokens as i64,
+        r.cache_write_1h_tokens as i64,
+        r.reasoning_tokens as i64,
+        r.tokens_estimated,
+        r.cost_usd,
+        r.saved_usd,
+        r.latency_ms,
+        r.ttfb_ms,
+        r.cache_hit,
+        r.fallbacks,
+    ])?;
+    Ok(())
+}
+
+/// Delete stored Responses past their age, then the oldest until under the size limit.
+fn prune(
+    conn: &Connection,
+    limits: ResponseLimits,
+    stored_bytes: &mut u64,
+) -> rusqlite::Result<()> {
+    let cutoff = now_ms() - limits.max_age.as_millis() as i64;
+    conn.execute("DELETE FROM responses WHERE created_ms < ?1", [cutoff])?;
+    let total = |c: &Connection| {
+        c.query_row("SELECT COALESCE(SUM(bytes), 0) FROM responses", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map(|b| b as u64)
+    };
+    *stored_bytes = total(conn)?;
+    while *stored_bytes > limits.max_bytes {
+        let n = conn.execute(
+            "DELETE FROM responses WHERE id IN \
+             (SELECT id FROM responses ORDER BY created_ms LIMIT 256)",
+            [],
+        )?;
+        *stored_bytes = total(conn)?;
+        if n == 0 {
+            break;
+        }
+    }
+    Ok(())
+}
