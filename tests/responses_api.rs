@@ -232,16 +232,17 @@ async fn what_cannot_be_served_is_refused_in_the_openai_error_shape() {
             .unwrap()
             .contains("web_search")
     );
-    // A stored conversation Lodestar does not keep (yet).
+    // A response Lodestar never stored: 404 in the Responses error shape.
     let r = proxy
         .post(
             "/v1/responses",
             &json!({"model": "local", "input": "hi", "previous_response_id": "resp_x"}),
         )
         .await;
-    assert_eq!(r.status(), 400);
+    assert_eq!(r.status(), 404);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"]["param"], "previous_response_id");
+    assert_eq!(v["error"]["code"], "previous_response_not_found");
     assert_eq!(up.calls(), 0);
 }
 
@@ -309,4 +310,129 @@ async fn a_namespaced_tool_is_called_back_under_its_namespace() {
             .unwrap();
         assert_eq!(replayed["function"]["name"], "multi_agent_v1__spawn_agent");
     }
+}
+
+async fn respond(proxy: &Proxy, project: &str, body: Value) -> reqwest::Response {
+    proxy
+        .client
+        .post(format!("{}/v1/responses", proxy.url))
+        .header("x-lodestar-project", project)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn previous_response_id_expands_the_chain_for_a_chat_only_upstream() {
+    let up = TestUpstream::start().await;
+    let proxy = Proxy::start(&config(&up.url())).await;
+    let first: Value = respond(&proxy, "", json!({"model": "local", "input": "one"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = first["id"].as_str().unwrap();
+    // A streamed second turn: its id comes in response.created and response.completed.
+    let r = respond(
+        &proxy,
+        "",
+        json!({"model": "local", "input": "two", "previous_response_id": id, "stream": true}),
+    )
+    .await;
+    let evs = events(r).await;
+    let (kind, done) = evs.last().unwrap();
+    assert_eq!(kind, "response.completed");
+    let second = done["response"]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        evs[0].1["response"]["id"],
+        second.as_str(),
+        "one id for the whole stream"
+    );
+    assert_ne!(second, id);
+    let r = respond(
+        &proxy,
+        "",
+        json!({"model": "local", "input": [{"role": "user", "content": "three"}],
+               "previous_response_id": second}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let msgs = up.last_request().unwrap().body["messages"].clone();
+    let said: Vec<(&str, &str)> = msgs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["role"].as_str().unwrap(),
+                m["content"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        said,
+        [
+            ("user", "one"),
+            ("assistant", "echo: one"),
+            ("user", "two"),
+            ("assistant", "echo: two"),
+            ("user", "three")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn stored_responses_belong_to_their_project_and_expire() {
+    let up = TestUpstream::start().await;
+    let yaml = format!(
+        "{}storage: {{ responses: {{ max_age: 300ms }} }}\n",
+        config(&up.url())
+    );
+    let proxy = Proxy::start(&yaml).await;
+    let first: Value = respond(&proxy, "alpha", json!({"model": "local", "input": "one"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = first["id"].as_str().unwrap();
+    let next = json!({"model": "local", "input": "two", "previous_response_id": id});
+    let r = respond(&proxy, "beta", next.clone()).await;
+    assert_eq!(r.status(), 404, "another project's response is not there");
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["code"], "previous_response_not_found");
+    assert_eq!(e["error"]["param"], "previous_response_id");
+    let got = proxy
+        .client
+        .get(format!("{}/v1/responses/{id}", proxy.url))
+        .header("x-lodestar-project", "alpha")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(respond(&proxy, "alpha", next.clone()).await.status(), 200);
+    // Past `max_age` it is gone.
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(respond(&proxy, "alpha", next).await.status(), 404);
+}
+
+#[tokio::test]
+async fn the_response_store_is_bounded_by_size() {
+    let up = TestUpstream::start().await;
+    let yaml = format!(
+        "{}storage: {{ responses: {{ max_mb: 0 }} }}\n",
+        config(&up.url())
+    );
+    let proxy = Proxy::start(&yaml).await;
+    let first: Value = respond(&proxy, "", json!({"model": "local", "input": "one"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    // Committed, then pruned to the (zero) size limit by the writer.
+    proxy.handle.ledger().store().unwrap().flush().await;
+    let r = proxy
+        .get(&format!("/v1/responses/{}", first["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(r.status(), 404);
 }

@@ -1,6 +1,6 @@
 //! The official OpenAI Python SDK's Responses API (`client.responses.*`) drives the proxy's
 //! `/v1/responses`, translated to a chat-only (Ollama) upstream and to an Anthropic one: text
-//! with instructions, multi-turn input items, `previous_response_id` refused, tool calls and
+//! with instructions, multi-turn input items, `previous_response_id` chains expanded, tool calls and
 //! their outputs (single, parallel, streamed and reassembled by the SDK), reasoning, structured
 //! output, a hosted tool dropped and named, usage with cached tokens, and errors as the SDK's
 //! typed exceptions. The script checks what the SDK sees; this harness what reached the
@@ -334,16 +334,35 @@ fn multi_turn_items(up: &TestUpstream) {
 }
 
 /// The refused request never reached an upstream (only the turn before it did).
+/// Each turn chained by `previous_response_id` reached the upstream as the whole conversation
+/// (the field itself never leaves): turn n carries every earlier question and answer.
 fn previous_response_id_never_leaves(up: &TestUpstream) {
     for (target, path) in TARGETS {
         let mk = marker("previous", target);
-        let [r] = n_with_marker(up, path, &mk);
-        let msgs = messages_of(&r);
-        assert_eq!(
-            text_of(&msgs.last().unwrap()["content"]),
-            format!("remember this {mk}")
-        );
-        assert!(!String::from_utf8_lossy(&r.raw).contains("previous_response_id"));
+        let asked = [
+            format!("remember this {mk}"),
+            "and now this".to_string(),
+            "and finally this".to_string(),
+            "streamed turn".to_string(),
+            "after the stream".to_string(),
+        ];
+        let turns = with_marker(up, path, &mk);
+        assert_eq!(turns.len(), 5, "{target}: {turns:#?}");
+        for (n, r) in turns.iter().enumerate() {
+            assert!(!String::from_utf8_lossy(&r.raw).contains("previous_response_id"));
+            let texts: Vec<String> = messages_of(r)
+                .iter()
+                .filter(|m| m["role"] != "system")
+                .map(|m| text_of(&m["content"]))
+                .collect();
+            let mut expected = Vec::new();
+            for q in &asked[..n] {
+                expected.push(q.clone());
+                expected.push(format!("echo: {q}"));
+            }
+            expected.push(asked[n].clone());
+            assert_eq!(texts, expected, "{target} turn {n}");
+        }
     }
 }
 

@@ -99,6 +99,7 @@ fn plan(ep: Endpoint, provider: &Provider) -> Result<Plan, TranslateError> {
 pub(super) struct Attempted {
     pub answer: Answer,
     pub dropped: Vec<String>,
+    pub translated: bool,
 }
 
 pub(super) async fn run(
@@ -267,7 +268,10 @@ pub(super) async fn run(
                         format!("Lodestar cannot read {} streams", from.name()),
                     )));
                 };
-                let encoder = client.encoder(include_usage, input_estimate, groups);
+                let mut encoder = client.encoder(include_usage, input_estimate, groups);
+                if let Some(id) = &call.response_id {
+                    encoder.set_response_id(id.clone());
+                }
                 (
                     sse_headers(),
                     Box::new(move |mut end: super::StreamEnd| {
@@ -284,6 +288,7 @@ pub(super) async fn run(
                 make,
             },
             dropped,
+            translated: matches!(plan, Plan::Translate { .. }),
         });
     }
 
@@ -307,7 +312,7 @@ pub(super) async fn run(
             tap: Box::new(tap),
         },
         Plan::Translate { client, upstream } => {
-            let reply = upstream
+            let mut reply = upstream
                 .parse_reply(&body)
                 .ok_or_else(|| Failure::Retryable {
                     why: format!(
@@ -317,6 +322,9 @@ pub(super) async fn run(
                     retry_after: None,
                     kind: FailureKind::Other,
                 })?;
+            if let Some(id) = &call.response_id {
+                reply.id = id.clone();
+            }
             Answer::Full {
                 status,
                 headers: json_headers(),
@@ -325,7 +333,11 @@ pub(super) async fn run(
             }
         }
     };
-    Ok(Attempted { answer, dropped })
+    Ok(Attempted {
+        answer,
+        dropped,
+        translated: matches!(plan, Plan::Translate { .. }),
+    })
 }
 
 /// A chat stream request that also asks for the usage chunk, when the client did not (the

@@ -26,7 +26,7 @@ use crate::translate::{Conversation, Format, OnUnsupported, TranslateError};
 use reqwest::header::HeaderMap;
 use std::sync::OnceLock;
 
-pub(crate) use stream::{ClientStream, StreamEnd, StreamOutcome};
+pub(crate) use stream::{ClientStream, Ended, StreamEnd, StreamOutcome};
 
 /// One client request, ready to send to any target.
 pub(crate) struct ProxyCall {
@@ -44,6 +44,8 @@ pub(crate) struct ProxyCall {
     pub on_unsupported: OnUnsupported,
     /// The body read into the hub, once, by the first attempt that translates.
     pub conv: OnceLock<Result<Arc<Conversation>, TranslateError>>,
+    /// Responses: the id a translated answer carries (Lodestar's own, unique).
+    pub response_id: Option<String>,
 }
 
 impl ProxyCall {
@@ -106,6 +108,8 @@ pub(crate) struct Dispatched {
     pub ttfb: Duration,
     /// Features translation left out (`x-lodestar-dropped`).
     pub dropped: Vec<String>,
+    /// The answer was translated from another format (not passed through).
+    pub translated: bool,
 }
 
 #[derive(Debug)]
@@ -193,13 +197,18 @@ impl Dispatcher {
                     continue;
                 };
                 match attempt::run(provider, target, call).await {
-                    Ok(attempt::Attempted { answer, dropped }) => {
+                    Ok(attempt::Attempted {
+                        answer,
+                        dropped,
+                        translated,
+                    }) => {
                         return Ok(Dispatched {
                             target: target.clone(),
                             answer,
                             failed,
                             ttfb: start.elapsed(),
                             dropped,
+                            translated,
                         });
                     }
                     Err(Failure::Retryable {

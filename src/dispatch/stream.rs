@@ -33,10 +33,20 @@ pub(crate) struct Limits {
 /// Calls back once when the stream ends, however it ends (complete, failed, or dropped
 /// because the client hung up).
 pub(crate) struct StreamEnd {
-    f: Option<Box<dyn FnOnce(StreamOutcome, UsageTap) + Send>>,
+    f: Option<Box<dyn FnOnce(Ended) + Send>>,
     outcome: StreamOutcome,
     /// Reads the upstream's usage report as the stream passes.
     pub(crate) tap: UsageTap,
+    /// A translated Responses stream's final response object.
+    completed: Option<serde_json::Value>,
+}
+
+/// What the end-of-stream callback learns.
+pub(crate) struct Ended {
+    pub outcome: StreamOutcome,
+    pub tap: UsageTap,
+    /// The response a translated Responses stream completed with (for the response store).
+    pub completed: Option<serde_json::Value>,
 }
 
 /// How a relayed stream ended.
@@ -49,11 +59,12 @@ pub(crate) enum StreamOutcome {
 }
 
 impl StreamEnd {
-    pub(crate) fn new(f: impl FnOnce(StreamOutcome, UsageTap) + Send + 'static) -> Self {
+    pub(crate) fn new(f: impl FnOnce(Ended) + Send + 'static) -> Self {
         Self {
             f: Some(Box::new(f)),
             outcome: StreamOutcome::ClientGone,
             tap: UsageTap::off(),
+            completed: None,
         }
     }
     fn set(&mut self, o: StreamOutcome) {
@@ -64,11 +75,11 @@ impl StreamEnd {
 impl Drop for StreamEnd {
     fn drop(&mut self) {
         if let Some(f) = self.f.take() {
-            let tap = std::mem::replace(&mut self.tap, UsageTap::off());
-            f(
-                std::mem::replace(&mut self.outcome, StreamOutcome::ClientGone),
-                tap,
-            );
+            f(Ended {
+                outcome: std::mem::replace(&mut self.outcome, StreamOutcome::ClientGone),
+                tap: std::mem::replace(&mut self.tap, UsageTap::off()),
+                completed: self.completed.take(),
+            });
         }
     }
 }
@@ -307,8 +318,12 @@ pub(crate) fn relay_translated(
                     }
                     _ => {}
                 }
+                let finish = matches!(e, StreamEvent::Finish { .. });
                 for frame in self.encoder.encode(e) {
                     batch.push_str(&frame);
+                }
+                if finish {
+                    self.end.completed = self.encoder.completed_response().cloned();
                 }
             }
             if !batch.is_empty() {

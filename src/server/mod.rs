@@ -16,6 +16,7 @@ mod health;
 mod openai;
 mod peek;
 mod proxy;
+mod responses;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -67,6 +68,10 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             .route(&format!("{prefix}/messages"), post(anthropic::messages))
             .route(&format!("{prefix}/responses"), post(openai::responses))
             .route(
+                &format!("{prefix}/responses/{{*id}}"),
+                get(responses::get).delete(responses::delete),
+            )
+            .route(
                 &format!("{prefix}/messages/count_tokens"),
                 post(anthropic::count_tokens),
             )
@@ -109,15 +114,19 @@ pub(crate) fn request_id(headers: &HeaderMap) -> String {
     {
         return v.to_string();
     }
-    // The process's start time and id, read once (getpid is a syscall), then a counter:
-    // unique per process run, sortable within it.
+    format!("req_{}", unique_suffix())
+}
+
+/// A string unique within this process run and sortable, for ids Lodestar makes itself: the
+/// process's start time and id, read once (getpid is a syscall), then a counter.
+pub(crate) fn unique_suffix() -> String {
     static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let prefix = PREFIX.get_or_init(|| {
         let ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis())
             .unwrap_or(0);
-        format!("req_{ms:x}{:06x}", std::process::id() & 0xff_ffff)
+        format!("{ms:x}{:06x}", std::process::id() & 0xff_ffff)
     });
     let n = REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{prefix}{n:08x}")

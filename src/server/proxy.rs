@@ -140,11 +140,36 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
         Admit::Refuse(ex) => return fail(&s, &log, ApiError::budget(&ex)),
     };
     log.alias = decision.alias.clone();
+    // Responses: the chain of `previous_response_id` expanded, and whether to keep the answer.
+    let (mut body, mut model_span) = (body, peeked.model_span);
+    let mut keep = None;
+    let mut response_id = None;
+    if endpoint == Endpoint::Responses {
+        match super::responses::prepare(&s, &project, &body, &decision).await {
+            Ok(p) => {
+                if let Some(b) = p.body {
+                    model_span = match super::peek::peek(endpoint, &b) {
+                        Ok(pk) => pk.model_span,
+                        Err(msg) => return fail(&s, &log, ApiError::bad_request(msg)),
+                    };
+                    body = b;
+                }
+                keep = p.keep;
+            }
+            Err(e) => {
+                if let Some(r) = reservation {
+                    s.ledger.budgets().settle(r, &project, 0.0);
+                }
+                return fail(&s, &log, e);
+            }
+        }
+        response_id = Some(format!("resp_{}", super::unique_suffix()));
+    }
     let opened = Opened {
         ts_ms: crate::store::now_ms() - log.started.elapsed().as_millis() as i64,
         started: log.started,
         request_id: id.clone(),
-        project,
+        project: project.clone(),
         endpoint,
         alias: decision.alias.clone().unwrap_or_default(),
         rule: decision.rule.clone().unwrap_or_default(),
@@ -156,11 +181,12 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
         endpoint,
         stream: facts.stream,
         body,
-        model_span: peeked.model_span,
+        model_span,
         client_key: client_key(&headers),
         client_headers: headers,
         on_unsupported: s.config.translation.on_unsupported,
         conv: std::sync::OnceLock::new(),
+        response_id,
     };
     let dispatched = match s.dispatcher.dispatch(&call, &decision.targets).await {
         Ok(d) => d,
@@ -236,6 +262,11 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
                     tap: *tap,
                 },
             );
+            if let Some(input) = keep.filter(|_| dispatched.translated)
+                && let Ok(response) = serde_json::from_slice(&body)
+            {
+                super::responses::keep(&s, &project, input, response);
+            }
             let mut r = Response::new(Body::from(body));
             *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
             copy_headers(&mut r, headers);
@@ -253,7 +284,19 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
                 dispatched.ttfb,
                 dispatched.failed.len() as u32,
             );
-            let end = crate::dispatch::StreamEnd::new(move |outcome, tap| {
+            let keep = keep.filter(|_| dispatched.translated);
+            let state = s.clone();
+            let end = crate::dispatch::StreamEnd::new(move |ended| {
+                let crate::dispatch::Ended {
+                    outcome,
+                    tap,
+                    completed,
+                } = ended;
+                if let (Some(input), Some(response), StreamOutcome::Complete) =
+                    (keep, completed, &outcome)
+                {
+                    super::responses::keep(&state, &opened.project, input, response);
+                }
                 let word = match &outcome {
                     StreamOutcome::Complete => "ok".to_string(),
                     StreamOutcome::Failed(why) => format!("failed mid-stream: {why}"),

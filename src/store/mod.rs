@@ -205,6 +205,12 @@ impl Store {
         }
     }
 
+    /// Forget a stored Response.
+    pub(crate) fn delete_response(&self, id: &str) {
+        lock(&self.pending).remove(id);
+        self.send(Write::DeleteResponse(id.to_string()));
+    }
+
     /// A stored Response by id (pending or committed), if it is not older than `max_age`.
     pub(crate) fn get_response(
         &self,

@@ -147,7 +147,7 @@ impl Format {
         match self {
             Format::Chat => Encoder::Chat(ChatStreamEncoder::new(include_usage)),
             Format::Messages => Encoder::Messages(MessagesStreamEncoder::new(input_estimate)),
-            Format::Responses => Encoder::Responses(ResponsesStreamEncoder::new(groups)),
+            Format::Responses => Encoder::Responses(Box::new(ResponsesStreamEncoder::new(groups))),
         }
     }
 }
@@ -179,10 +179,25 @@ impl Decoder {
 pub(crate) enum Encoder {
     Chat(ChatStreamEncoder),
     Messages(MessagesStreamEncoder),
-    Responses(ResponsesStreamEncoder),
+    Responses(Box<ResponsesStreamEncoder>),
 }
 
 impl Encoder {
+    /// A Responses stream's final response object, once it was sent.
+    pub(crate) fn completed_response(&self) -> Option<&serde_json::Value> {
+        match self {
+            Encoder::Responses(e) => e.completed(),
+            _ => None,
+        }
+    }
+
+    /// Responses streams: use this response id.
+    pub(crate) fn set_response_id(&mut self, id: String) {
+        if let Encoder::Responses(e) = self {
+            e.set_id(id);
+        }
+    }
+
     pub(crate) fn encode(&mut self, ev: StreamEvent) -> Vec<String> {
         match self {
             Encoder::Chat(e) => e.encode(ev),

@@ -128,15 +128,62 @@ class Cases:
         r = self.create(input=items)
         self.assertEqual(r.output_text, "echo: say it once more")
 
-    def test_previous_response_id_is_refused(self):
+    def test_multi_turn_through_previous_response_id(self):
         mk = self.marker("previous")
-        first = self.create(input=f"remember this {mk}")
-        with self.assertRaises(openai.BadRequestError) as e:
-            self.create(input=f"and now {mk}", previous_response_id=first.id)
-        self.assertEqual(e.exception.status_code, 400)
+        first = self.create(instructions="be brief", input=f"remember this {mk}")
+        self.assertEqual(first.output_text, f"echo: remember this {mk}")
+        second = self.create(input="and now this", previous_response_id=first.id)
+        self.assertEqual(second.output_text, "echo: and now this")
+        self.assertNotEqual(second.id, first.id)
+        # A chain: the third turn carries both earlier ones (the harness checks the upstream).
+        third = self.create(input="and finally this", previous_response_id=second.id)
+        self.assertEqual(third.output_text, "echo: and finally this")
+        # Streamed turns chain too: the id comes from response.completed.
+        with client().responses.stream(
+            model=self.model(), input="streamed turn", previous_response_id=third.id
+        ) as stream:
+            final = stream.get_final_response()
+        self.assertEqual(final.output_text, "echo: streamed turn")
+        fourth = self.create(input="after the stream", previous_response_id=final.id)
+        self.assertEqual(fourth.output_text, "echo: after the stream")
+
+    def test_tool_output_through_previous_response_id(self):
+        mk = self.marker("prevtool")
+        r = self.create(tools=tools(), input=[user(f'{mk}\ncall: get_weather {{"city": "Oslo"}}')])
+        call = calls_of(r)[0]
+        r = self.create(
+            tools=tools(),
+            previous_response_id=r.id,
+            input=[{"type": "function_call_output", "call_id": call.call_id, "output": "snow"}],
+        )
+        self.assertEqual(r.output_text, f"tool results: {call.call_id}=snow")
+
+    def test_stored_responses_can_be_read_and_deleted(self):
+        mk = self.marker("stored")
+        r = self.create(input=f"keep me {mk}")
+        got = client().responses.retrieve(r.id)
+        self.assertEqual(got.id, r.id)
+        self.assertEqual(got.output_text, f"echo: keep me {mk}")
+        items = client().responses.input_items.list(r.id)
+        self.assertEqual(len(items.data), 1)
+        deleted = client().responses.delete(r.id)
+        self.assertIsNone(deleted)  # the SDK returns None for a successful delete
+        with self.assertRaises(openai.NotFoundError):
+            client().responses.retrieve(r.id)
+        with self.assertRaises(openai.NotFoundError) as e:
+            self.create(input="x", previous_response_id=r.id)
         self.assertEqual(e.exception.param, "previous_response_id")
-        self.assertIn("previous_response_id", e.exception.message)
-        self.assertIn("send the whole conversation", e.exception.body["message"])
+
+    def test_unknown_or_unstored_previous_response_id_is_not_found(self):
+        with self.assertRaises(openai.NotFoundError) as e:
+            self.create(input="x", previous_response_id="resp_never_made")
+        self.assertEqual(e.exception.status_code, 404)
+        self.assertEqual(e.exception.code, "previous_response_not_found")
+        self.assertIn("resp_never_made", e.exception.message)
+        # `store: false` (what Codex sends): the answer is not kept.
+        r = self.create(input="do not keep", store=False)
+        with self.assertRaises(openai.NotFoundError):
+            self.create(input="x", previous_response_id=r.id)
 
     # -- tools --------------------------------------------------------------------------------
 

@@ -59,9 +59,9 @@ pub(crate) fn parse_request(body: &Map<String, Value>) -> Result<Conversation, T
     {
         return Err(TranslateError::new(
             "previous_response_id",
-            "`previous_response_id` cannot be used on this route: Lodestar does not keep \
-             responses for translated routes yet; send the whole conversation in `input` (as \
-             Codex CLI does with `store: false`)",
+            "this `previous_response_id` is not one Lodestar stored, so it cannot be expanded \
+             for a provider without its own response store; send the whole conversation in \
+             `input` (as Codex CLI does with `store: false`)",
         ));
     }
     for (i, t) in body

@@ -45,6 +45,10 @@ pub(crate) struct ResponsesStreamEncoder {
     /// The item that stopped last, with its output index: its `output_item.done` is sent
     /// when the next block starts or the answer ends (see the module doc).
     held: Option<(usize, Value)>,
+    /// The response id to use instead of one made from the upstream's.
+    fixed_id: Option<String>,
+    /// The final response object, once `response.completed` (or `.incomplete`) went out.
+    completed: Option<Value>,
 }
 
 impl ResponsesStreamEncoder {
@@ -58,7 +62,19 @@ impl ResponsesStreamEncoder {
             items: Vec::new(),
             done: Vec::new(),
             held: None,
+            fixed_id: None,
+            completed: None,
         }
+    }
+
+    /// Answer with this response id (Lodestar's own, unique, for the response store).
+    pub(crate) fn set_id(&mut self, id: String) {
+        self.fixed_id = Some(id);
+    }
+
+    /// The whole response as `response.completed` carried it.
+    pub(crate) fn completed(&self) -> Option<&Value> {
+        self.completed.as_ref()
     }
 
     fn event(&mut self, kind: &str, mut data: Value) -> String {
@@ -81,7 +97,10 @@ impl ResponsesStreamEncoder {
     pub(crate) fn encode(&mut self, ev: StreamEvent) -> Vec<String> {
         match ev {
             StreamEvent::Start { id, model, .. } => {
-                self.id = resp_id(&id);
+                self.id = match &self.fixed_id {
+                    Some(f) => f.clone(),
+                    None => resp_id(&id),
+                };
                 self.model = model;
                 let r = response_json(
                     &self.id,
@@ -205,6 +224,7 @@ impl ResponsesStreamEncoder {
                 } else {
                     "response.incomplete"
                 };
+                self.completed = Some(r.clone());
                 out.push(self.event(kind, json!({"response": r})));
                 out
             }
