@@ -340,7 +340,12 @@ fn start_lodestar(
     upstream: SocketAddr,
 ) -> Result<LodestarRun, String> {
     let bin = procs::lodestar_binary()?;
-    let started = procs::start_lodestar(placement, &bin, dir, upstream)
+    // The ledger on, as users run it, in the scratch dir.
+    let storage = format!(
+        "storage: {{ path: \"{}\" }}\n",
+        dir.join("lodestar.db").display()
+    );
+    let started = procs::start_lodestar(placement, &bin, dir, upstream, &storage)
         .map_err(|e| format!("`{} serve` did not come up: {e}", bin.display()))?;
     std::thread::sleep(Duration::from_millis(300));
     let idle_kib = procs::rss_kib(started.guard.pid());

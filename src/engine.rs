@@ -99,6 +99,10 @@ impl Engine {
             .or_else(|| config.storage.path.clone())
             .or_else(crate::store::default_path);
         let (store, storage_error) = match &db_path {
+            _ if !config.storage.enabled && opts.database.is_none() => (
+                None,
+                Some("disabled by `storage.enabled: false`".to_string()),
+            ),
             Some(p) => match Store::open(p, config.storage.responses) {
                 Ok(s) => (Some(s), None),
                 Err(e) => {

@@ -285,15 +285,16 @@ pub fn start_lodestar(
     bin: &Path,
     dir: &Path,
     upstream: SocketAddr,
+    extra_yaml: &str,
 ) -> Result<Lodestar, String> {
     let port = free_port();
     let config = format!(
-        "server:\n  listen: 127.0.0.1:{port}\nproviders:\n  up: {{ kind: openai-compatible, base_url: \"http://127.0.0.1:{}/v1\" }}\nmodels:\n  bench: {{ route: [up/bench-model] }}\nrouting:\n  default: bench\n",
+        "server:\n  listen: 127.0.0.1:{port}\nproviders:\n  up: {{ kind: openai-compatible, base_url: \"http://127.0.0.1:{}/v1\" }}\nmodels:\n  bench: {{ route: [up/bench-model] }}\nrouting:\n  default: bench\n{extra_yaml}",
         upstream.port()
     );
-    let config_path = dir.join("lodestar.yml");
+    let config_path = dir.join(format!("lodestar-{port}.yml"));
     std::fs::write(&config_path, config).unwrap();
-    let log_path = dir.join("lodestar.log");
+    let log_path = dir.join(format!("lodestar-{port}.log"));
     let mut cmd = placement.command(placement.server_cpu, bin);
     cmd.arg("serve")
         .arg("--config")

@@ -196,7 +196,7 @@ pub(super) fn budget(
             .map_err(|e| e.to_string())?;
         let from = (now - 7 * 86_400_000).max(start.min(now - 86_400_000));
         let recent = store
-            .read_blocking(|c| query::spent(c, from, now + 1, project.as_deref()))
+            .read_blocking(|c| query::spent_hours(c, from, now + 1, project.as_deref()))
             .map_err(|e| e.to_string())?;
         let days = (now - from) as f64 / 86_400_000.0;
         let pace = query::pace(b.usd, spent, start, end, now, recent / days, days);

@@ -97,6 +97,7 @@ pub(super) fn run(
                 .and_then(|p| PriceTable::load_json(&p).ok());
             let pricer = Pricer::new(&cfg.providers, imported.as_ref());
             let line = match pricer.price(provider, model) {
+                Price::Free if model.ends_with(":free") => "free (an OpenRouter `:free` model)".to_string(),
                 Price::Free => "free (a local provider; set `cost_per_hour` to price its GPU time)".to_string(),
                 Price::PerHour(usd) => format!("${usd}/hour of request time (`cost_per_hour`)"),
                 Price::Unknown => "unknown: requests are recorded with cost unknown. Add `prices:` under the provider or `lodestar prices import FILE`".to_string(),

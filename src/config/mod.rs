@@ -86,11 +86,23 @@ pub struct Pricing {
 }
 
 /// Where the database lives and how much it keeps (`storage:`).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Storage {
+    /// False: no database (`storage.enabled: false`).
+    pub enabled: bool,
     /// None: the platform data dir's `lodestar.db`.
     pub path: Option<PathBuf>,
     pub responses: crate::store::ResponseLimits,
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            path: None,
+            responses: crate::store::ResponseLimits::default(),
+        }
+    }
 }
 
 /// How requests are translated between API formats (`translation:`).

@@ -64,6 +64,9 @@ pub(crate) struct RawProvider {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawStorage {
+    /// `false`: no database at all (no ledger rows, budgets from zero each start, no stored
+    /// Responses).
+    pub enabled: Option<bool>,
     /// The database file (default: the platform data dir's `lodestar.db`).
     pub path: Option<String>,
     #[serde(default)]

@@ -169,10 +169,12 @@ impl Ledger {
 
     /// Record a finished request. Never waits.
     pub(crate) fn record(self: &Arc<Self>, o: Opened, c: Closed) {
-        let ok = (200..300).contains(&c.status) && c.outcome == "ok";
+        // A 2xx answer without a usage report (a server that sends none, or a stream cut
+        // before its usage came) is still billed upstream: count what passed.
+        let answered = (200..300).contains(&c.status);
         match c.tap.tokens() {
             Some(t) => self.finish(o, c, t, false),
-            None if ok && !c.tap.is_off() => {
+            None if answered && !c.tap.is_off() => {
                 // Counted on a blocking thread: a long answer takes milliseconds to tokenize.
                 let me = self.clone();
                 let mut c = c;

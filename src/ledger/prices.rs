@@ -78,9 +78,17 @@ impl Price {
     pub fn is_free(&self) -> bool {
         match self {
             Price::Free => true,
-            Price::Tokens(r) => {
-                r.input == 0.0 && r.output == 0.0 && r.cache_read.unwrap_or(0.0) == 0.0
-            }
+            Price::Tokens(r) => [
+                Some(r.input),
+                Some(r.output),
+                r.cache_read,
+                r.cache_write_5m,
+                r.cache_write_1h,
+                r.reasoning,
+            ]
+            .iter()
+            .flatten()
+            .all(|v| *v == 0.0),
             Price::PerHour(usd) => *usd == 0.0,
             Price::Unknown => false,
         }
@@ -139,7 +147,8 @@ impl PriceTable {
     }
 
     /// A vendor's rates for `model`: the exact name, else without a date suffix
-    /// (`-20250929`, `-2024-08-06`) or `-latest`.
+    /// (`-20250929`, `-2024-08-06`) or `-latest`. A `-latest` alias is not priced as the
+    /// newest dated entry: it may already point at a model the table does not have.
     pub fn lookup(&self, vendor: &str, model: &str) -> Option<Rates> {
         let v = self.vendors.get(vendor)?;
         if let Some(r) = v.models.get(model) {
@@ -152,19 +161,6 @@ impl PriceTable {
         let base = undated(model);
         if let Some(r) = v.models.get(base) {
             return Some(*r);
-        }
-        // `mistral-large-latest`: the newest dated `mistral-large-NNNN` the table has.
-        if model.ends_with("-latest") {
-            let prefix = format!("{base}-");
-            return v
-                .models
-                .iter()
-                .filter(|(k, _)| {
-                    k.strip_prefix(&prefix)
-                        .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
-                })
-                .max_by(|a, b| a.0.cmp(b.0))
-                .map(|(_, r)| *r);
         }
         None
     }

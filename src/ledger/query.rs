@@ -206,6 +206,7 @@ pub fn timeseries(
     until_ms: i64,
     bucket: Bucket,
     group_by: GroupBy,
+    project: Option<&str>,
 ) -> rusqlite::Result<Vec<Point>> {
     let (h0, h1) = hours(since_ms, until_ms);
     let off = local_offset_s();
@@ -217,11 +218,11 @@ pub fn timeseries(
         "SELECT {t} AS t, {k}, SUM(requests), \
          SUM(input_tokens + output_tokens + cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens), \
          SUM(cost_usd), SUM(unpriced) FROM rollup_hour WHERE hour >= ?1 AND hour < ?2 \
-         GROUP BY 1, 2 ORDER BY 1, 2",
+         AND (?3 IS NULL OR project = ?3) GROUP BY 1, 2 ORDER BY 1, 2",
         k = key_sql(group_by)
     );
     let mut st = c.prepare_cached(&sql)?;
-    st.query_map(params![h0, h1], |r| {
+    st.query_map(params![h0, h1, project], |r| {
         Ok(Point {
             t_ms: r.get(0)?,
             key: r.get(1)?,
@@ -280,7 +281,7 @@ pub fn recent(
          status, outcome, stream, input_tokens, output_tokens, cache_read_tokens, \
          cache_write_5m_tokens, cache_write_1h_tokens, reasoning_tokens, tokens_estimated, \
          cost_usd, saved_usd, latency_ms, ttfb_ms, cache_hit, fallbacks FROM requests {filter} \
-         ORDER BY id DESC LIMIT ?1"
+         ORDER BY ts_ms DESC, id DESC LIMIT ?1"
     );
     let mut st = c.prepare_cached(&sql)?;
     st.query_map(params![limit, project], |r| {
@@ -336,6 +337,23 @@ pub fn spent(
             |r| r.get(0),
         ),
     }
+}
+
+/// Spend in the hours `[since, until)` cover, from the hourly rollup (fast over any range; to
+/// the hour), optionally of one project.
+pub fn spent_hours(
+    c: &Connection,
+    since_ms: i64,
+    until_ms: i64,
+    project: Option<&str>,
+) -> rusqlite::Result<f64> {
+    let (h0, h1) = hours(since_ms, until_ms);
+    c.query_row(
+        "SELECT COALESCE(SUM(cost_usd), 0) FROM rollup_hour \
+         WHERE hour >= ?1 AND hour < ?2 AND (?3 IS NULL OR project = ?3)",
+        params![h0, h1, project],
+        |r| r.get(0),
+    )
 }
 
 /// Where a budget is heading.

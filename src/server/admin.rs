@@ -1,5 +1,5 @@
 //! The admin JSON API the UI reads (`/admin/api/...`): costs, time series, budgets, the
-//! request log. Every request must come from a local page: its `Host` must be a loopback
+//! request log; and `/metrics`. Every request must come from a local page: its `Host` must be a loopback
 //! name or address (or one in `server.allowed_hosts`), and an `Origin`, when sent, likewise —
 //! otherwise a web page on another site could read it through DNS rebinding.
 //! Must not change anything: these are reads.
@@ -21,11 +21,24 @@ use crate::store::now_ms;
 
 pub(super) fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
     Router::new()
+        .route("/metrics", get(metrics))
         .route("/admin/api/costs/summary", get(summary))
         .route("/admin/api/costs/timeseries", get(timeseries))
         .route("/admin/api/budgets", get(budgets))
         .route("/admin/api/requests", get(requests))
         .layer(axum::middleware::from_fn_with_state(state, local_only))
+}
+
+/// Prometheus text format. Behind the same guard: it names models and projects (a remote
+/// scraper's host goes in `server.allowed_hosts`).
+async fn metrics(State(s): State<Arc<AppState>>) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        s.metrics.render(),
+    )
 }
 
 /// Whether `host` (a `Host` header value or an `Origin`'s host, port allowed) is this machine.
@@ -173,9 +186,10 @@ async fn timeseries(State(s): State<Arc<AppState>>, q: Query<Range>) -> Result<R
         }
     };
     let g = group_by(q.group_by.as_deref(), GroupBy::Model)?;
+    let project = q.project.clone();
     let store = store_of(&s)?;
     let points = store
-        .read(move |c| query::timeseries(c, since, until, bucket, g))
+        .read(move |c| query::timeseries(c, since, until, bucket, g, project.as_deref()))
         .await
         .map_err(internal)?;
     Ok(Json(json!({
@@ -200,7 +214,7 @@ async fn budgets(State(s): State<Arc<AppState>>) -> Result<Response, ApiError> {
         let project = b.project.clone();
         let recent = match &store {
             Some(st) => st
-                .read(move |c| query::spent(c, from, now + 1, project.as_deref()))
+                .read(move |c| query::spent_hours(c, from, now + 1, project.as_deref()))
                 .await
                 .unwrap_or(0.0),
             None => 0.0,

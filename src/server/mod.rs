@@ -79,24 +79,11 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
             .route(&format!("{prefix}/models/{{*id}}"), get(openai::get_model));
     }
     app.route("/health", get(health::health))
-        .route("/metrics", get(metrics))
         .merge(admin::routes(state.clone()))
         .fallback(openai::not_found)
         // The proxy handlers read their own bodies with BODY_LIMIT.
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
-}
-
-async fn metrics(
-    axum::extract::State(s): axum::extract::State<Arc<AppState>>,
-) -> impl axum::response::IntoResponse {
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        s.metrics.render(),
-    )
 }
 
 /// The largest request body accepted: long contexts and inline images are large.

@@ -3,13 +3,13 @@
 //! thread; must not price, route or decide anything.
 //!
 //! Writes never block a request: they go over a bounded channel (`try_send`) to the writer
-//! thread, which commits whatever is queued in one transaction — one row at a time when idle,
-//! up to `BATCH_MAX` per transaction under load. A process crash loses what sat in the channel
-//! and the transaction being written: the requests of the last few milliseconds (the writer
-//! commits in microseconds per row, so the queue is near-empty unless the disk stalls; it is
-//! bounded by `CHANNEL_CAPACITY`). An OS crash or power cut can also lose the commits since
-//! the WAL was last synced (`synchronous = NORMAL`). Shutdown (`close`) drains the channel and
-//! commits before it returns. A failed write (disk full, the file locked or made read-only) logs one warning
+//! thread, which wakes on the first write after a quiet spell, gathers for `BATCH_WINDOW`
+//! (100 ms) and commits everything queued in one transaction (`BATCH_MAX` writes each). A
+//! process crash therefore loses at most the last batch window of requests (plus whatever a
+//! stalled disk left queued, bounded by `CHANNEL_CAPACITY`). An OS crash or power cut can also
+//! lose the commits since the WAL was last synced (`synchronous = NORMAL`). A flush and
+//! shutdown (`close`) cut the window short: `close` drains the channel and commits before it
+//! returns. A failed write (disk full, the file locked or made read-only) logs one warning
 //! per minute and the writer goes on: the proxy keeps serving.
 
 mod schema;
@@ -25,13 +25,18 @@ use rusqlite::{Connection, OpenFlags};
 
 pub(crate) use writer::{AlertRow, RequestRow, StoredResponse};
 
-/// Responses handed to the writer and not yet committed, by id.
-type Pending = Arc<Mutex<HashMap<String, Arc<StoredResponse>>>>;
+/// Responses handed to the writer and not yet committed, by id: `Some` a new one, `None` a
+/// deletion (so that neither waits for the batch window to be seen).
+type Pending = Arc<Mutex<HashMap<String, Option<Arc<StoredResponse>>>>>;
 
 /// Writes queued before new ones are refused (and counted as lost).
 const CHANNEL_CAPACITY: usize = 65_536;
 /// The most rows one transaction takes.
 const BATCH_MAX: usize = 4096;
+/// How long the writer gathers writes after the first before it commits them: what a crash
+/// can lose at most (besides a disk that stalls), and what keeps a busy proxy from paying a
+/// commit and a thread wake-up per request.
+const BATCH_WINDOW: Duration = Duration::from_millis(100);
 /// How long a connection waits on a lock held by another process before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -98,6 +103,8 @@ pub struct Store {
     /// name one a millisecond after the answer ended.
     pending: Pending,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Set (and the writer unparked) to end its batch window now.
+    urgent: Arc<std::sync::atomic::AtomicBool>,
     lost: std::sync::atomic::AtomicU64,
 }
 
@@ -147,9 +154,11 @@ impl Store {
         let (tx, rx) = std::sync::mpsc::sync_channel(CHANNEL_CAPACITY);
         let pending: Pending = Arc::default();
         let p = pending.clone();
+        let urgent: Arc<std::sync::atomic::AtomicBool> = Arc::default();
+        let u = urgent.clone();
         let handle = std::thread::Builder::new()
             .name("lodestar-db".into())
-            .spawn(move || writer::run(conn, rx, limits, p))
+            .spawn(move || writer::run(conn, rx, limits, p, u))
             .map_err(|e| StoreError::Dir {
                 path: path.to_path_buf(),
                 source: e,
@@ -161,6 +170,7 @@ impl Store {
             lookup: Mutex::new(lookup),
             pending,
             writer: Mutex::new(Some(handle)),
+            urgent,
             lost: Default::default(),
         }))
     }
@@ -199,7 +209,7 @@ impl Store {
     /// Keep a Response: readable at once, committed by the writer soon after.
     pub(crate) fn put_response(&self, r: StoredResponse) {
         let r = Arc::new(r);
-        lock(&self.pending).insert(r.id.clone(), r.clone());
+        lock(&self.pending).insert(r.id.clone(), Some(r.clone()));
         if !self.send(Write::Response(Box::new((*r).clone()))) {
             lock(&self.pending).remove(&r.id);
         }
@@ -207,8 +217,10 @@ impl Store {
 
     /// Forget a stored Response.
     pub(crate) fn delete_response(&self, id: &str) {
-        lock(&self.pending).remove(id);
-        self.send(Write::DeleteResponse(id.to_string()));
+        lock(&self.pending).insert(id.to_string(), None);
+        if !self.send(Write::DeleteResponse(id.to_string())) {
+            lock(&self.pending).remove(id);
+        }
     }
 
     /// A stored Response by id (pending or committed), if it is not older than `max_age`.
@@ -218,7 +230,7 @@ impl Store {
         newer_than_ms: i64,
     ) -> Result<Option<Arc<StoredResponse>>, StoreError> {
         if let Some(r) = lock(&self.pending).get(id) {
-            return Ok(Some(r.clone()));
+            return Ok(r.clone());
         }
         let conn = lock(&self.lookup);
         let mut st = conn.prepare_cached(
@@ -265,13 +277,24 @@ impl Store {
     pub fn flush_blocking(&self) {
         let (tx, rx) = std::sync::mpsc::channel();
         if self.send(Write::Flush(tx)) {
+            self.hurry();
             let _ = rx.recv();
+        }
+    }
+
+    /// End the writer's batch window now.
+    fn hurry(&self) {
+        self.urgent
+            .store(true, std::sync::atomic::Ordering::Release);
+        if let Some(h) = lock(&self.writer).as_ref() {
+            h.thread().unpark();
         }
     }
 
     /// Commit everything queued and stop the writer. Later writes are counted as lost.
     pub fn close(&self) {
         drop(lock(&self.tx).take());
+        self.hurry();
         if let Some(h) = lock(&self.writer).take() {
             let _ = h.join();
         }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, Transaction, params};
 
-use super::{BATCH_MAX, Pending, ResponseLimits, Write, lock, now_ms};
+use super::{BATCH_MAX, BATCH_WINDOW, Pending, ResponseLimits, Write, lock, now_ms};
 
 /// How often stored Responses older than their limit are deleted.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
@@ -87,6 +87,7 @@ pub(super) fn run(
     rx: Receiver<Write>,
     limits: ResponseLimits,
     pending: Pending,
+    urgent: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) {
     let mut last_warn: Option<Instant> = None;
     let mut stored_bytes: u64 = conn
@@ -96,25 +97,99 @@ pub(super) fn run(
         .map(|b| b as u64)
         .unwrap_or(0);
     let mut last_prune = Instant::now() - PRUNE_EVERY;
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < BATCH_MAX {
-            match rx.try_recv() {
-                Ok(w) => batch.push(w),
-                Err(_) => break,
+    let mut closing = false;
+    while !closing {
+        // Idle: block until something comes (the first write after a quiet spell wakes us).
+        let Ok(first) = rx.recv() else {
+            break;
+        };
+        // Then gather for the batch window, parked: writers hand rows over without waking
+        // this thread, so a busy proxy pays no wake-up per request. A flush (or shutdown)
+        // unparks it early.
+        if !matches!(first, Write::Flush(_)) {
+            let deadline = Instant::now() + BATCH_WINDOW;
+            loop {
+                if urgent.load(std::sync::atomic::Ordering::Acquire) {
+                    break;
+                }
+                let now = Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                std::thread::park_timeout(deadline - now);
             }
         }
+        urgent.store(false, std::sync::atomic::Ordering::Release);
+        let mut batch = vec![first];
+        loop {
+            match rx.try_recv() {
+                Ok(w) => batch.push(w),
+                Err(std::sync::mpsc::TryRecvError::Empty) => break,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    closing = true;
+                    break;
+                }
+            }
+        }
+        for batch in chunks(batch) {
+            commit(
+                &mut conn,
+                batch,
+                &pending,
+                &mut stored_bytes,
+                &mut last_warn,
+            );
+        }
+        if last_prune.elapsed() >= PRUNE_EVERY || stored_bytes > limits.max_bytes {
+            last_prune = Instant::now();
+            if let Err(e) = prune(&conn, limits, &mut stored_bytes) {
+                tracing::debug!(error = %e, "pruning stored responses failed");
+            }
+        }
+    }
+}
+
+/// `batch` in transactions of at most `BATCH_MAX` writes.
+fn chunks(mut batch: Vec<Write>) -> Vec<Vec<Write>> {
+    let mut out = Vec::new();
+    while batch.len() > BATCH_MAX {
+        let rest = batch.split_off(BATCH_MAX);
+        out.push(batch);
+        batch = rest;
+    }
+    out.push(batch);
+    out
+}
+
+/// Write one batch in one transaction; answer its flushes once it is committed (or failed).
+fn commit(
+    conn: &mut Connection,
+    batch: Vec<Write>,
+    pending: &Pending,
+    stored_bytes: &mut u64,
+    last_warn: &mut Option<Instant>,
+) {
+    {
         let mut flushes = Vec::new();
-        let mut committed = Vec::new();
+        // Responses leave the pending map whether or not their write succeeds: a failed one
+        // is lost like any failed write, not kept in memory for ever.
+        let written: Vec<(String, bool)> = batch
+            .iter()
+            .filter_map(|w| match w {
+                Write::Response(r) => Some((r.id.clone(), false)),
+                Write::DeleteResponse(id) => Some((id.clone(), true)),
+                _ => None,
+            })
+            .collect();
         let result = (|| -> rusqlite::Result<()> {
             let tx = conn.transaction()?;
-            write_batch(&tx, batch, &mut flushes, &mut committed, &mut stored_bytes)?;
+            write_batch(&tx, batch, &mut flushes, stored_bytes)?;
             tx.commit()
         })();
         if let Err(e) = result
             && last_warn.is_none_or(|t| t.elapsed() >= WARN_EVERY)
         {
-            last_warn = Some(Instant::now());
+            *last_warn = Some(Instant::now());
             tracing::warn!(
                 error = %e,
                 "cannot write to the database; these records are lost, Lodestar keeps \
@@ -122,15 +197,13 @@ pub(super) fn run(
             );
         }
         {
-            let mut p = lock(&pending);
-            for id in &committed {
-                p.remove(id);
-            }
-        }
-        if last_prune.elapsed() >= PRUNE_EVERY || stored_bytes > limits.max_bytes {
-            last_prune = Instant::now();
-            if let Err(e) = prune(&conn, limits, &mut stored_bytes) {
-                tracing::debug!(error = %e, "pruning stored responses failed");
+            // An entry goes once the write it stands for is done: a later deletion's
+            // tombstone stays until that deletion is committed too.
+            let mut p = lock(pending);
+            for (id, deletion) in &written {
+                if p.get(id).is_some_and(|e| e.is_none() == *deletion) {
+                    p.remove(id);
+                }
             }
         }
         for f in flushes {
@@ -143,7 +216,6 @@ fn write_batch(
     tx: &Transaction<'_>,
     batch: Vec<Write>,
     flushes: &mut Vec<std::sync::mpsc::Sender<()>>,
-    committed: &mut Vec<String>,
     stored_bytes: &mut u64,
 ) -> rusqlite::Result<()> {
     let mut rollups: HashMap<RollupKey, Rollup> = HashMap::new();
@@ -194,12 +266,10 @@ fn write_batch(
                     r.body
                 ])?;
                 *stored_bytes += r.body.len() as u64;
-                committed.push(r.id);
             }
             Write::DeleteResponse(id) => {
                 tx.prepare_cached("DELETE FROM responses WHERE id = ?1")?
                     .execute([&id])?;
-                committed.push(id);
             }
             Write::Flush(f) => flushes.push(f),
         }

@@ -15,7 +15,10 @@ impl Checker<'_> {
         let Some(raw) = self.de::<RawStorage>(v, "storage") else {
             return Storage::default();
         };
-        let mut s = Storage::default();
+        let mut s = Storage {
+            enabled: raw.enabled.unwrap_or(true),
+            ..Storage::default()
+        };
         if let Some(p) = raw.path {
             if p.trim().is_empty() {
                 self.error(
@@ -42,6 +45,9 @@ impl Checker<'_> {
         let Some(raw) = self.de::<BTreeMap<String, RawBudget>>(v, "budgets") else {
             return Vec::new();
         };
+        // In file order (the map is sorted by name).
+        let mut raw: Vec<(String, RawBudget)> = raw.into_iter().collect();
+        raw.sort_by_key(|(name, _)| self.lines.get(&format!("budgets.{name}")).copied());
         let mut out = Vec::new();
         for (name, b) in raw {
             let key = format!("budgets.{name}");

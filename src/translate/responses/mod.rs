@@ -59,8 +59,8 @@ pub(crate) fn parse_request(body: &Map<String, Value>) -> Result<Conversation, T
     {
         return Err(TranslateError::new(
             "previous_response_id",
-            "this `previous_response_id` is not one Lodestar stored, so it cannot be expanded \
-             for a provider without its own response store; send the whole conversation in \
+            "this `previous_response_id` is not one of the responses Lodestar stored, so it \
+             cannot be expanded for a provider without its own response store; send the whole conversation in \
              `input` (as Codex CLI does with `store: false`)",
         ));
     }
