@@ -556,3 +556,91 @@ async fn metrics_count_tokens_and_cost() {
     );
     assert!(text.contains(r#"lodestar_cost_usd_total{provider="priced",model="m+usage_openai",project=""} 0.00588"#), "{text}");
 }
+
+#[tokio::test]
+async fn every_endpoint_is_recorded() {
+    let up = TestUpstream::start().await;
+    let p = Proxy::start(&config(&up.url(), "")).await;
+    let r = p
+        .post(
+            "/v1/embeddings",
+            &json!({"model": "priced/e", "input": ["one two three", "four"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    r.bytes().await.unwrap();
+    let r = p
+        .post(
+            "/v1/completions",
+            &json!({"model": "priced/c", "prompt": "say one two"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    r.bytes().await.unwrap();
+    let r = p
+        .client
+        .post(format!("{}/v1/messages/count_tokens", p.url))
+        .header("anthropic-version", "2023-06-01")
+        .json(&json!({"model": "claude/m", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.bytes().await.unwrap();
+    let all = rows(&p, 3).await;
+    let by = |ep: &str| {
+        all.iter()
+            .find(|r| r["endpoint"] == ep)
+            .unwrap_or_else(|| panic!("{ep}: {all:?}"))
+    };
+    let e = by("embeddings");
+    assert_eq!(tokens(e), [4, 0, 0, 0, 0, 0], "{e}");
+    assert_cost(e, 4.0 * IN / 1e6);
+    let c = by("completions");
+    assert!(
+        c["input_tokens"].as_i64().unwrap() > 0 && c["output_tokens"].as_i64().unwrap() > 0,
+        "{c}"
+    );
+    // Counting tokens is free and is not usage.
+    let n = by("messages.count_tokens");
+    assert_eq!(tokens(n), [0; 6], "{n}");
+    assert_eq!(n["client_api"], "anthropic");
+}
+
+#[tokio::test]
+async fn a_project_budget_counts_only_its_project_and_gpu_time_can_be_priced() {
+    let up = TestUpstream::start().await;
+    let extra =
+        "budgets:\n  alpha: { period: week, usd: 0.001, hard_limit_usd: 0.001, project: alpha }\n";
+    let yaml = config(&up.url(), extra).replace(
+        "local: { kind: ollama, base_url:",
+        "local: { kind: ollama, cost_per_hour: 3600, base_url:",
+    );
+    let p = Proxy::start(&yaml).await;
+    let send = |project: &'static str, model: &'static str| {
+        p.client
+            .post(format!("{}/v1/chat/completions", p.url))
+            .header("x-lodestar-project", project)
+            .json(&chat_body(model, "hi"))
+            .send()
+    };
+    assert_eq!(send("beta", "priced-only").await.unwrap().status(), 200);
+    assert_eq!(send("alpha", "priced-only").await.unwrap().status(), 200);
+    rows(&p, 2).await;
+    // alpha's budget is used up; beta's requests are not in it.
+    assert_eq!(send("alpha", "priced-only").await.unwrap().status(), 402);
+    assert_eq!(send("beta", "priced-only").await.unwrap().status(), 200);
+    let b = get_json(&p, "/admin/api/budgets").await;
+    assert!((b["budgets"][0]["budget"]["spent_usd"].as_f64().unwrap() - 0.00588).abs() < 1e-12);
+    // `cost_per_hour: 3600` is a dollar a second of request time: priced, so it is budgeted.
+    let r = send("gamma", "local/m+slow_first_byte_50").await.unwrap();
+    assert_eq!(r.status(), 200);
+    let all = rows(&p, 4).await;
+    let gpu = all.iter().find(|r| r["provider"] == "local").unwrap();
+    let secs = gpu["latency_ms"].as_f64().unwrap() / 1000.0;
+    assert!(secs >= 0.05, "{gpu}");
+    assert!(
+        (gpu["cost_usd"].as_f64().unwrap() - secs).abs() < 0.002,
+        "{gpu}"
+    );
+}

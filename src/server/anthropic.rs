@@ -54,6 +54,7 @@ pub(super) async fn count_tokens(State(s): State<Arc<AppState>>, req: Request) -
             extra.append(name, v.clone());
         }
     }
+    let started = std::time::Instant::now();
     // An Anthropic upstream counts exactly; the first one that answers wins.
     for target in &decision.targets {
         let Some(p) = s.providers.get(&target.provider) else {
@@ -85,6 +86,29 @@ pub(super) async fn count_tokens(State(s): State<Arc<AppState>>, req: Request) -
         else {
             continue;
         };
+        // Recorded like every request that reached an upstream (counting is free).
+        s.ledger.record(
+            crate::ledger::Opened {
+                ts_ms: crate::store::now_ms() - started.elapsed().as_millis() as i64,
+                started,
+                request_id: id.clone(),
+                project: super::proxy::project_of(&parts.headers),
+                endpoint: Endpoint::CountTokens,
+                alias: decision.alias.clone().unwrap_or_default(),
+                rule: decision.rule.clone().unwrap_or_default(),
+                stream: false,
+                body: bytes::Bytes::new(),
+                reservation: None,
+            },
+            crate::ledger::Closed {
+                target: target.clone(),
+                status: 200,
+                outcome: "ok".into(),
+                ttfb: Some(started.elapsed()),
+                fallbacks: 0,
+                tap: crate::ledger::UsageTap::off(),
+            },
+        );
         let mut r = (StatusCode::OK, bytes).into_response();
         set_header(&mut r, "content-type", "application/json");
         set_header(&mut r, "x-lodestar-route", &target.to_string());
