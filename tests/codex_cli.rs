@@ -64,7 +64,11 @@ async fn codex(proxy: &Proxy, name: &str, profile: &str, prompt: &str) -> (bool,
     )
     .unwrap();
     // The profile files codex.md describes, one per alias.
-    for (file, alias) in [("local", "local-coder"), ("claude", "claude")] {
+    for (file, alias) in [
+        ("local", "local-coder"),
+        ("claude", "claude"),
+        ("codexname", "gpt-5.5"),
+    ] {
         std::fs::write(
             codex_home.join(format!("{file}.config.toml")),
             format!("model = \"{alias}\"\nmodel_provider = \"lodestar\"\n"),
@@ -111,6 +115,7 @@ providers:
 models:
   local-coder: {{ route: [local/qwen2.5-coder:7b] }}
   claude: {{ route: [claude/claude-sonnet-4-5] }}
+  gpt-5.5: {{ route: [local/qwen2.5-coder:7b] }}
 "#
     ))
     .await;
@@ -214,5 +219,48 @@ async fn a_codex_tool_call_round_trip_reaches_the_upstream_paired() {
             .as_str()
             .is_some_and(|c| c.contains("lodestar-tool-ok")),
         "{result}"
+    );
+}
+
+/// An alias named like a model Codex knows makes Codex declare its free-form `apply_patch`
+/// (a `custom` tool): the local model gets it as a function, its call comes back as a
+/// `custom_tool_call`, and Codex applies the patch.
+#[tokio::test(flavor = "multi_thread")]
+async fn codex_applies_a_patch_through_its_custom_tool() {
+    let (up, proxy) = setup().await;
+    let patch = "*** Begin Patch\n*** Add File: lodestar-patched.txt\n+patched by a local model\n*** End Patch\n";
+    let prompt = format!(
+        "call: apply_patch {}",
+        serde_json::json!({ "input": patch })
+    );
+    let (ok, out, err) = codex(&proxy, "patch", "codexname", &prompt).await;
+    let first = up
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/v1/chat/completions")
+        .expect("nothing reached the chat upstream");
+    let apply = first.body["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|t| t.pointer("/function/name") == Some(&Value::from("apply_patch")))
+        .unwrap_or_else(|| panic!("no apply_patch tool: {:?}", tool_names(&first)));
+    assert_eq!(
+        apply.pointer("/function/parameters/required"),
+        Some(&serde_json::json!(["input"])),
+        "{apply}"
+    );
+    assert!(ok, "codex failed:\nstdout: {out}\nstderr: {err}");
+    let work = std::env::temp_dir()
+        .join(format!("lodestar-test-{}-codex-patch", std::process::id()))
+        .join("work");
+    let written = std::fs::read_to_string(work.join("lodestar-patched.txt")).unwrap_or_else(|e| {
+        panic!("the patch was not applied ({e})\nstdout: {out}\nstderr: {err}")
+    });
+    assert_eq!(written.trim_end(), "patched by a local model");
+    // The result went back paired with the call.
+    assert!(
+        out.contains("tool results: call_"),
+        "stdout: {out}\nstderr: {err}"
     );
 }

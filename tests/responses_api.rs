@@ -436,3 +436,63 @@ async fn the_response_store_is_bounded_by_size() {
         .await;
     assert_eq!(r.status(), 404);
 }
+
+#[tokio::test]
+async fn custom_tools_go_out_as_functions_and_come_back_as_custom_tool_calls() {
+    let up = TestUpstream::start().await;
+    let proxy = Proxy::start(&config(&up.url())).await;
+    let patch = "*** Begin Patch\n*** Add File: a.txt\n+hi\n*** End Patch";
+    let call = json!({ "input": patch }).to_string();
+    let tool = json!({"type": "custom", "name": "apply_patch", "description": "Edit files.",
+                      "format": {"type": "grammar", "syntax": "lark", "definition": "start: /.+/"}});
+    for stream in [false, true] {
+        let body = json!({"model": "local", "instructions": "be brief", "temperature": 0.5,
+            "tools": [tool], "stream": stream,
+            "input": format!("edit it\ncall: apply_patch {call}")});
+        let r = proxy.post("/v1/responses", &body).await;
+        assert_eq!(r.status(), 200);
+        let response = if stream {
+            let evs = events(r).await;
+            let kinds: Vec<&str> = evs.iter().map(|(k, _)| k.as_str()).collect();
+            assert!(
+                kinds.contains(&"response.custom_tool_call_input.done"),
+                "{kinds:?}"
+            );
+            assert_eq!(
+                evs[0].1["response"]["instructions"], "be brief",
+                "echoed from the start"
+            );
+            evs.last().unwrap().1["response"].clone()
+        } else {
+            r.json::<Value>().await.unwrap()
+        };
+        let item = &response["output"][0];
+        assert_eq!(item["type"], "custom_tool_call", "{response}");
+        assert_eq!(item["name"], "apply_patch");
+        assert_eq!(item["input"], patch);
+        assert_eq!(
+            response["tools"][0]["type"], "custom",
+            "the request's tools are echoed"
+        );
+        assert_eq!(response["temperature"], 0.5);
+        // The upstream saw a function with one string argument, the grammar in its description.
+        let sent = up.last_request().unwrap().body;
+        let f = &sent["tools"][0]["function"];
+        assert_eq!(f["name"], "apply_patch");
+        assert_eq!(f["parameters"]["required"], json!(["input"]));
+        assert!(f["description"].as_str().unwrap().contains("start: /.+/"));
+    }
+    // The call and its output, replayed: an assistant tool call and a tool message.
+    let body = json!({"model": "local", "tools": [tool], "input": [
+        {"role": "user", "content": "edit it"},
+        {"type": "custom_tool_call", "call_id": "call_9", "name": "apply_patch", "input": patch},
+        {"type": "custom_tool_call_output", "call_id": "call_9", "output": "Done!"}]});
+    let r = proxy.post("/v1/responses", &body).await;
+    assert_eq!(r.status(), 200);
+    let msgs = up.last_request().unwrap().body["messages"].clone();
+    assert_eq!(msgs[1]["tool_calls"][0]["function"]["arguments"], call);
+    assert_eq!(
+        msgs[2],
+        json!({"role": "tool", "tool_call_id": "call_9", "content": "Done!"})
+    );
+}

@@ -145,7 +145,7 @@ pub(super) async fn run(
             let conv = call.conversation(client).map_err(Failure::Translate)?;
             include_usage = conv.params.include_usage;
             if client == Format::Responses {
-                groups = ToolGroups::of(&conv);
+                groups = ToolGroups::of(&conv).echoing(&call.body);
             }
             if call.stream && upstream == Format::Chat && client == Format::Messages {
                 // Counted while the upstream works on the request (a large prompt takes

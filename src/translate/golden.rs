@@ -86,6 +86,18 @@ fn run(path: &Path) -> Result<(), String> {
         })
         .unwrap_or_else(|| vec!["created".into()]);
     let mut expected = fixture["expected"].clone();
+    // Reply and stream fixtures of Responses clients: the tools the request declared (how
+    // namespaced and custom tools' calls are given back).
+    let groups = match opts.get("request_tools") {
+        Some(tools) => {
+            let req = serde_json::json!({"model": "m", "input": "x", "tools": tools});
+            let conv = Format::Responses
+                .parse_request(req.to_string().as_bytes())
+                .map_err(|e| e.to_string())?;
+            super::ToolGroups::of(&conv)
+        }
+        None => super::ToolGroups::default(),
+    };
     let mut got = match fixture["kind"].as_str() {
         Some("request") => {
             let input = fixture["input"]
@@ -124,8 +136,7 @@ fn run(path: &Path) -> Result<(), String> {
             let reply = from
                 .parse_reply(input.as_bytes())
                 .ok_or("input is not a reply of its format")?;
-            serde_json::from_str(&to.build_reply(&reply, &super::ToolGroups::default()))
-                .map_err(|e| e.to_string())?
+            serde_json::from_str(&to.build_reply(&reply, &groups)).map_err(|e| e.to_string())?
         }
         Some("stream") => {
             let input = sse_text(fixture["input"].as_array().ok_or("input must be events")?);
@@ -136,7 +147,7 @@ fn run(path: &Path) -> Result<(), String> {
                 opts.get("input_estimate")
                     .and_then(Value::as_u64)
                     .unwrap_or(0),
-                super::ToolGroups::default(),
+                groups,
             );
             let mut out = String::new();
             // Small reads, so events arrive split across them as they do over TCP.

@@ -162,29 +162,58 @@ pub(crate) struct Tool {
     /// The Responses `namespace` this tool was declared in (its `name` is then
     /// `NAMESPACE__NAME`, flattened for targets without groups).
     pub group: Option<String>,
+    /// A Responses `custom` tool: its input is free text, carried to targets as a function
+    /// with one string argument `input` and given back as a `custom_tool_call`.
+    pub freeform: bool,
 }
 
 /// Which flattened tool names came from a Responses `namespace`, so that calls of them can be
 /// answered as the client declared them (`name` + `namespace`).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct ToolGroups(Vec<(String, String)>);
+pub(crate) struct ToolGroups {
+    /// (flattened name, namespace)
+    grouped: Vec<(String, String)>,
+    /// Names of `custom` (free-text input) tools.
+    freeform: Vec<String>,
+    /// The request's settings a Responses answer echoes (`instructions`, `tools`, …).
+    pub(crate) echo: serde_json::Map<String, Value>,
+}
 
 impl ToolGroups {
     pub(crate) fn of(conv: &Conversation) -> Self {
-        Self(
-            conv.tools
+        Self {
+            grouped: conv
+                .tools
                 .iter()
                 .filter_map(|t| t.group.clone().map(|g| (t.name.clone(), g)))
                 .collect(),
-        )
+            freeform: conv
+                .tools
+                .iter()
+                .filter(|t| t.freeform)
+                .map(|t| t.name.clone())
+                .collect(),
+            echo: serde_json::Map::new(),
+        }
+    }
+
+    /// Also echo the settings of the Responses request `body` in the answer, as OpenAI does.
+    pub(crate) fn echoing(mut self, body: &[u8]) -> Self {
+        self.echo = responses::echo_of(body);
+        self
     }
 
     /// A called name as the client knows it: (name, namespace).
     pub(crate) fn split<'a>(&'a self, flat: &'a str) -> (&'a str, Option<&'a str>) {
-        match self.0.iter().find(|(f, _)| f == flat) {
+        match self.grouped.iter().find(|(f, _)| f == flat) {
             Some((f, ns)) => (&f[ns.len() + responses::NAMESPACE_SEP.len()..], Some(ns)),
             None => (flat, None),
         }
+    }
+
+    /// Whether calls of `name` go back as `custom_tool_call`s.
+    pub(crate) fn is_freeform(&self, name: &str) -> bool {
+        self.freeform.iter().any(|n| n == name)
     }
 }
 

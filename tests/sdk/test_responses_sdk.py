@@ -90,8 +90,14 @@ class Cases:
 
     def test_text_with_instructions(self):
         mk = self.marker("text")
-        r = self.create(instructions="answer briefly", input=f"hello {mk}", max_output_tokens=64)
+        r = self.create(
+            instructions="answer briefly", input=f"hello {mk}", max_output_tokens=64, temperature=0.25
+        )
         self.assertEqual(r.output_text, f"echo: hello {mk}")
+        # The response repeats the request's settings, as OpenAI's does.
+        self.assertEqual(r.instructions, "answer briefly")
+        self.assertEqual(r.max_output_tokens, 64)
+        self.assertEqual(r.temperature, 0.25)
         self.assertEqual(r.object, "response")
         self.assertTrue(r.id.startswith("resp_"), r.id)
         self.assertEqual(r.status, "completed")
@@ -193,6 +199,7 @@ class Cases:
         r = self.create(tools=tools(), input=items)
         self.assertEqual(r.status, "completed")
         self.assertEqual(r.output_text, "")
+        self.assertEqual([t.name for t in r.tools], ["get_weather", "get_time"])
         calls = calls_of(r)
         self.assertEqual(len(calls), 1, r.output)
         self.assertEqual([o.type for o in r.output], ["function_call"])

@@ -61,6 +61,7 @@ pub(crate) fn parse_request(body: &Map<String, Value>) -> Result<Conversation, T
                         .cloned()
                         .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
                     group: None,
+                    freeform: false,
                 }),
                 (other, _) => conv.opaque.push(Opaque::new(
                     format!("tool type `{}`", other.unwrap_or("?")),

@@ -88,6 +88,7 @@ pub(crate) fn parse_request(body: &Map<String, Value>) -> Result<Conversation, T
                     .cloned()
                     .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
                 group: None,
+                freeform: false,
             }),
             // Server tools (web search, code execution, tool search) and Anthropic-defined
             // client tools (bash, text editor, computer) exist only on Anthropic.

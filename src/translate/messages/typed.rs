@@ -312,6 +312,7 @@ pub(crate) mod request {
                         None => serde_json::json!({"type": "object", "properties": {}}),
                     },
                     group: None,
+                    freeform: false,
                 }),
                 Some(kind) => conv.opaque.push(Opaque::new(
                     format!("tool type `{kind}`"),

@@ -87,7 +87,7 @@ pub(crate) fn parse_request(body: &Map<String, Value>) -> Result<Conversation, T
             }
         },
         Some(v) => match str_of(v, "type") {
-            Some("function") => Some(ToolChoice::Tool(
+            Some("function" | "custom") => Some(ToolChoice::Tool(
                 str_of(v, "name").unwrap_or_default().to_string(),
             )),
             // Narrowing to a subset of the tools: the nearest a target has is "auto".
@@ -179,6 +179,24 @@ fn parse_tool(
                     .cloned()
                     .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
                 group: namespace.map(String::from),
+                freeform: false,
+            });
+        }
+        Some("custom") => {
+            let name = str_of(t, "name")
+                .ok_or_else(|| TranslateError::new(format!("{at}.name"), "missing"))?;
+            conv.tools.push(Tool {
+                name: name.to_string(),
+                description: Some(freeform_description(t)),
+                parameters: json!({
+                    "type": "object",
+                    "properties": {"input": {"type": "string",
+                        "description": "The tool's whole input, as free text."}},
+                    "required": ["input"],
+                    "additionalProperties": false,
+                }),
+                group: None,
+                freeform: true,
             });
         }
         Some("namespace") => {
@@ -200,6 +218,88 @@ fn parse_tool(
         None => return Err(TranslateError::new(format!("{at}.type"), "missing")),
     }
     Ok(())
+}
+
+/// The request fields a Responses answer repeats, read without parsing the rest (`input` is
+/// skipped, not built).
+pub(crate) fn echo_of(body: &[u8]) -> serde_json::Map<String, Value> {
+    use serde_json::value::RawValue;
+    #[derive(serde::Deserialize)]
+    struct Echoed<'a> {
+        #[serde(borrow)]
+        instructions: Option<&'a RawValue>,
+        #[serde(borrow)]
+        tools: Option<&'a RawValue>,
+        #[serde(borrow)]
+        tool_choice: Option<&'a RawValue>,
+        #[serde(borrow)]
+        temperature: Option<&'a RawValue>,
+        #[serde(borrow)]
+        top_p: Option<&'a RawValue>,
+        #[serde(borrow)]
+        max_output_tokens: Option<&'a RawValue>,
+        #[serde(borrow)]
+        parallel_tool_calls: Option<&'a RawValue>,
+        #[serde(borrow)]
+        reasoning: Option<&'a RawValue>,
+        #[serde(borrow)]
+        text: Option<&'a RawValue>,
+        #[serde(borrow)]
+        metadata: Option<&'a RawValue>,
+        #[serde(borrow)]
+        store: Option<&'a RawValue>,
+        #[serde(borrow)]
+        truncation: Option<&'a RawValue>,
+        #[serde(borrow)]
+        user: Option<&'a RawValue>,
+    }
+    let mut out = serde_json::Map::new();
+    let Ok(e) = serde_json::from_slice::<Echoed<'_>>(body) else {
+        return out;
+    };
+    for (k, v) in [
+        ("instructions", e.instructions),
+        ("tools", e.tools),
+        ("tool_choice", e.tool_choice),
+        ("temperature", e.temperature),
+        ("top_p", e.top_p),
+        ("max_output_tokens", e.max_output_tokens),
+        ("parallel_tool_calls", e.parallel_tool_calls),
+        ("reasoning", e.reasoning),
+        ("text", e.text),
+        ("metadata", e.metadata),
+        ("store", e.store),
+        ("truncation", e.truncation),
+        ("user", e.user),
+    ] {
+        if let Some(v) = v.and_then(|r| serde_json::from_str::<Value>(r.get()).ok())
+            && !v.is_null()
+        {
+            out.insert(k.to_string(), v);
+        }
+    }
+    out
+}
+
+/// A `custom` tool's description for a target that only has function tools: its own, and the
+/// grammar its free-text input must follow, if it has one.
+fn freeform_description(t: &Value) -> String {
+    let mut d = str_of(t, "description").unwrap_or_default().to_string();
+    let format = t.get("format");
+    if let (Some("grammar"), Some(def)) = (
+        format.and_then(|f| str_of(f, "type")),
+        format.and_then(|f| str_of(f, "definition")),
+    ) {
+        let syntax = format
+            .and_then(|f| str_of(f, "syntax"))
+            .unwrap_or("grammar");
+        d.push_str(&format!(
+            "\n\nPut the whole input in `input`, as text following this {syntax} grammar:\n{def}"
+        ));
+    } else {
+        d.push_str("\n\nPut the whole input in `input`, as free text.");
+    }
+    d
 }
 
 /// The assistant turn under construction (reasoning, messages and calls in a row are one turn).
@@ -269,7 +369,18 @@ fn parse_item(conv: &mut Conversation, item: &Value, at: &str) -> Result<(), Tra
             };
             assistant_turn(conv).push(block);
         }
-        "function_call_output" => {
+        "custom_tool_call" => {
+            let input = str_of(item, "input").unwrap_or_default();
+            let block = Block::ToolCall {
+                id: str_of(item, "call_id")
+                    .ok_or_else(|| TranslateError::new(format!("{at}.call_id"), "missing"))?
+                    .to_string(),
+                name: str_of(item, "name").unwrap_or_default().to_string(),
+                arguments: json!({ "input": input }).to_string(),
+            };
+            assistant_turn(conv).push(block);
+        }
+        "function_call_output" | "custom_tool_call_output" => {
             let content = match item.get("output") {
                 Some(Value::String(s)) => vec![Block::Text(s.clone())],
                 other => parse_content(other, at)?,

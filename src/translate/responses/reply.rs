@@ -59,6 +59,23 @@ pub(super) fn call_item(
     v
 }
 
+/// A `custom_tool_call` item (a call of a free-text `custom` tool).
+pub(super) fn custom_item(id: &str, call_id: &str, name: &str, input: &str, status: &str) -> Value {
+    json!({"type": "custom_tool_call", "id": id, "call_id": call_id, "name": name,
+           "input": input, "status": status})
+}
+
+/// A free-text tool's input from the arguments a target produced for it (`{"input": …}`); a
+/// model that wrote something else gets it passed on as it is.
+pub(super) fn freeform_input(arguments: &str) -> String {
+    match serde_json::from_str::<Value>(arguments) {
+        Ok(Value::Object(o)) if o.len() == 1 && o.get("input").is_some_and(Value::is_string) => {
+            o["input"].as_str().unwrap_or_default().to_string()
+        }
+        _ => arguments.to_string(),
+    }
+}
+
 /// `status` and `incomplete_details` for how the answer ended.
 pub(super) fn ending(stop: &StopReason) -> (&'static str, Value) {
     match stop {
@@ -79,16 +96,29 @@ pub(super) fn mark_cut(item: Option<&mut Value>) {
 }
 
 /// The response object around `output`.
+/// What every response object of one answer shares.
+pub(super) struct Head<'a> {
+    pub id: &'a str,
+    pub model: &'a str,
+    pub created_at: u64,
+    /// The request's settings, repeated.
+    pub echo: &'a serde_json::Map<String, Value>,
+}
+
 pub(super) fn response_json(
-    id: &str,
-    model: &str,
-    created_at: u64,
+    head: Head<'_>,
     status: &str,
     incomplete: Value,
     output: Vec<Value>,
     usage: Option<&Usage>,
 ) -> Value {
-    json!({
+    let Head {
+        id,
+        model,
+        created_at,
+        echo,
+    } = head;
+    let mut r = json!({
         "id": id,
         "object": "response",
         "created_at": created_at,
@@ -103,7 +133,13 @@ pub(super) fn response_json(
         "tool_choice": "auto",
         "tools": [],
         "usage": usage.map(usage_json),
-    })
+    });
+    if let Some(o) = r.as_object_mut() {
+        for (k, v) in echo {
+            o.insert(k.clone(), v.clone());
+        }
+    }
+    r
 }
 
 /// A complete Responses answer for a hub reply, serialized.
@@ -128,14 +164,24 @@ pub(crate) fn build_reply(reply: &Reply, groups: &ToolGroups) -> String {
                     output.push(message_item(&format!("msg_{bare}_{n}"), &text, "completed"));
                     text.clear();
                 }
-                output.push(call_item(
-                    &format!("fc_{bare}_{n}"),
-                    call_id,
-                    name,
-                    arguments,
-                    "completed",
-                    groups,
-                ));
+                output.push(if groups.is_freeform(name) {
+                    custom_item(
+                        &format!("ctc_{bare}_{n}"),
+                        call_id,
+                        name,
+                        &freeform_input(arguments),
+                        "completed",
+                    )
+                } else {
+                    call_item(
+                        &format!("fc_{bare}_{n}"),
+                        call_id,
+                        name,
+                        arguments,
+                        "completed",
+                        groups,
+                    )
+                });
             }
             _ => {}
         }
@@ -148,9 +194,12 @@ pub(crate) fn build_reply(reply: &Reply, groups: &ToolGroups) -> String {
         mark_cut(output.last_mut());
     }
     response_json(
-        &id,
-        &reply.model,
-        now_secs(),
+        Head {
+            id: &id,
+            model: &reply.model,
+            created_at: now_secs(),
+            echo: &groups.echo,
+        },
         status,
         incomplete,
         output,

@@ -11,7 +11,8 @@
 use serde_json::{Value, json};
 
 use super::reply::{
-    call_item, ending, mark_cut, message_item, now_secs, reasoning_item, resp_id, response_json,
+    Head, call_item, custom_item, ending, freeform_input, mark_cut, message_item, now_secs,
+    reasoning_item, resp_id, response_json,
 };
 use crate::translate::{BlockKind, StreamEvent, ToolGroups};
 
@@ -29,7 +30,16 @@ struct Item {
 enum ItemKind {
     Message,
     Reasoning,
-    Call { call_id: String, name: String },
+    Call {
+        call_id: String,
+        name: String,
+    },
+    /// A `custom` tool's call: its input arrives as JSON arguments `{"input": …}` and is sent
+    /// once whole (one input delta, then done), unwrapped to the free text it is.
+    Custom {
+        call_id: String,
+        name: String,
+    },
 }
 
 pub(crate) struct ResponsesStreamEncoder {
@@ -103,9 +113,12 @@ impl ResponsesStreamEncoder {
                 };
                 self.model = model;
                 let r = response_json(
-                    &self.id,
-                    &self.model,
-                    self.created_at,
+                    Head {
+                        id: &self.id,
+                        model: &self.model,
+                        created_at: self.created_at,
+                        echo: &self.groups.echo,
+                    },
                     "in_progress",
                     Value::Null,
                     Vec::new(),
@@ -132,6 +145,11 @@ impl ResponsesStreamEncoder {
                         let item = json!({"type": "reasoning", "id": id, "summary": []});
                         (id, ItemKind::Reasoning, item)
                     }
+                    BlockKind::ToolCall { id: call_id, name } if self.groups.is_freeform(&name) => {
+                        let id = format!("ctc_{bare}_{index}");
+                        let item = custom_item(&id, &call_id, &name, "", "in_progress");
+                        (id, ItemKind::Custom { call_id, name }, item)
+                    }
                     BlockKind::ToolCall { id: call_id, name } => {
                         let id = format!("fc_{bare}_{index}");
                         let item = call_item(&id, &call_id, &name, "", "in_progress", &self.groups);
@@ -155,7 +173,7 @@ impl ResponsesStreamEncoder {
                         json!({"item_id": id, "output_index": output_index, "summary_index": 0,
                                "part": {"type": "summary_text", "text": ""}}),
                     )),
-                    ItemKind::Call { .. } => {}
+                    ItemKind::Call { .. } | ItemKind::Custom { .. } => {}
                 }
                 self.items.push(Item {
                     block: index,
@@ -174,6 +192,9 @@ impl ResponsesStreamEncoder {
                 };
                 let item = &mut self.items[at];
                 item.buf.push_str(&delta);
+                if matches!(item.kind, ItemKind::Custom { .. }) {
+                    return Vec::new();
+                }
                 let (id, oi) = (item.id.clone(), item.output_index);
                 let (kind, data) = match item.kind {
                     ItemKind::Message => (
@@ -186,7 +207,7 @@ impl ResponsesStreamEncoder {
                         json!({"item_id": id, "output_index": oi, "summary_index": 0,
                                "delta": delta}),
                     ),
-                    ItemKind::Call { .. } => (
+                    ItemKind::Call { .. } | ItemKind::Custom { .. } => (
                         "response.function_call_arguments.delta",
                         json!({"item_id": id, "output_index": oi, "delta": delta}),
                     ),
@@ -211,9 +232,12 @@ impl ResponsesStreamEncoder {
                 let (status, incomplete) = ending(&stop);
                 out.extend(self.release(status == "incomplete"));
                 let r = response_json(
-                    &self.id,
-                    &self.model,
-                    self.created_at,
+                    Head {
+                        id: &self.id,
+                        model: &self.model,
+                        created_at: self.created_at,
+                        echo: &self.groups.echo,
+                    },
                     status,
                     incomplete,
                     std::mem::take(&mut self.done),
@@ -279,6 +303,18 @@ impl ResponsesStreamEncoder {
                 ));
                 call_item(&id, call_id, name, args, "completed", &self.groups)
             }
+            ItemKind::Custom { call_id, name } => {
+                let input = freeform_input(&item.buf);
+                out.push(self.event(
+                    "response.custom_tool_call_input.delta",
+                    json!({"item_id": id, "output_index": oi, "delta": input}),
+                ));
+                out.push(self.event(
+                    "response.custom_tool_call_input.done",
+                    json!({"item_id": id, "output_index": oi, "input": input}),
+                ));
+                custom_item(&id, call_id, name, &input, "completed")
+            }
         };
         out.extend(self.release(false));
         self.held = Some((oi, done));
@@ -304,9 +340,12 @@ impl ResponsesStreamEncoder {
     /// `response.failed` for a stream that broke.
     fn failed(&mut self, message: &str) -> String {
         let mut r = response_json(
-            &self.id,
-            &self.model,
-            self.created_at,
+            Head {
+                id: &self.id,
+                model: &self.model,
+                created_at: self.created_at,
+                echo: &self.groups.echo,
+            },
             "failed",
             Value::Null,
             std::mem::take(&mut self.done),
