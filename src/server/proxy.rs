@@ -186,7 +186,7 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
         client_headers: headers,
         on_unsupported: s.config.translation.on_unsupported,
         conv: std::sync::OnceLock::new(),
-        response_id,
+        response_id: response_id.clone(),
     };
     let dispatched = match s.dispatcher.dispatch(&call, &decision.targets).await {
         Ok(d) => d,
@@ -262,10 +262,8 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
                     tap: *tap,
                 },
             );
-            if let Some(input) = keep.filter(|_| dispatched.translated)
-                && let Ok(response) = serde_json::from_slice(&body)
-            {
-                super::responses::keep(&s, &project, input, response);
+            if let (Some(input), Some(rid), true) = (&keep, &response_id, dispatched.translated) {
+                super::responses::keep(&s, &project, rid, input, &body);
             }
             let mut r = Response::new(Body::from(body));
             *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
@@ -294,8 +292,10 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
                 } = ended;
                 if let (Some(input), Some(response), StreamOutcome::Complete) =
                     (keep, completed, &outcome)
+                    && let Some(rid) = response["id"].as_str()
                 {
-                    super::responses::keep(&state, &opened.project, input, response);
+                    let bytes = response.to_string();
+                    super::responses::keep(&state, &opened.project, rid, &input, bytes.as_bytes());
                 }
                 let word = match &outcome {
                     StreamOutcome::Complete => "ok".to_string(),

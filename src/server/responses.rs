@@ -33,8 +33,8 @@ struct Head<'a> {
 pub(super) struct Prepared {
     /// The body to send instead of the client's (the chain expanded into `input`).
     pub body: Option<Bytes>,
-    /// Keep the answer: the request's whole input, for the next turn.
-    pub keep: Option<Value>,
+    /// Keep the answer: the request's whole input (a JSON array, as text), for the next turn.
+    pub keep: Option<String>,
 }
 
 fn not_found(id: &str, param: Option<&str>) -> ApiError {
@@ -98,6 +98,20 @@ fn input_items(input: Option<&serde_json::value::RawValue>) -> Vec<Value> {
     }
 }
 
+/// `input_items` as JSON text, copied from the request without building a tree.
+fn input_items_text(input: Option<&serde_json::value::RawValue>) -> String {
+    let Some(raw) = input.map(|r| r.get().trim()) else {
+        return "[]".into();
+    };
+    if raw.starts_with('[') {
+        raw.to_string()
+    } else if raw.starts_with('"') {
+        format!(r#"[{{"type":"message","role":"user","content":{raw}}}]"#)
+    } else {
+        "[]".into()
+    }
+}
+
 /// Look up `previous_response_id` and expand it; decide whether the answer is kept.
 pub(super) async fn prepare(
     s: &AppState,
@@ -111,7 +125,7 @@ pub(super) async fn prepare(
     let Some(prev) = head.previous_response_id else {
         return Ok(Prepared {
             body: None,
-            keep: keep.then(|| Value::Array(input_items(head.input))),
+            keep: keep.then(|| input_items_text(head.input)),
         });
     };
     let Some(store) = s.ledger.store() else {
@@ -148,30 +162,36 @@ pub(super) async fn prepare(
     items.extend(input_items(head.input));
     let mut full: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))?;
+    let items = Value::Array(items);
+    let keep = keep.then(|| items.to_string());
     if let Some(o) = full.as_object_mut() {
         o.remove("previous_response_id");
-        o.insert("input".into(), Value::Array(items.clone()));
+        o.insert("input".into(), items);
     }
     Ok(Prepared {
         body: Some(Bytes::from(full.to_string())),
-        keep: keep.then_some(Value::Array(items)),
+        keep,
     })
 }
 
-/// Keep a translated answer for `previous_response_id` and `GET /v1/responses/{id}`.
-pub(super) fn keep(s: &AppState, project: &str, input: Value, response: Value) {
+/// Keep a translated answer for `previous_response_id` and `GET /v1/responses/{id}`:
+/// `input` the request's items (JSON text), `response` the response object as sent (JSON).
+/// The record is put together as text: nothing is parsed again.
+pub(super) fn keep(s: &AppState, project: &str, id: &str, input: &str, response: &[u8]) {
     let Some(store) = s.ledger.store() else {
         return;
     };
-    let Some(id) = response["id"].as_str().map(str::to_string) else {
-        return;
-    };
-    let body = json!({"input": input, "response": response}).to_string();
+    let mut body = Vec::with_capacity(input.len() + response.len() + 24);
+    body.extend_from_slice(br#"{"input":"#);
+    body.extend_from_slice(input.as_bytes());
+    body.extend_from_slice(br#","response":"#);
+    body.extend_from_slice(response);
+    body.push(b'}');
     store.put_response(StoredResponse {
-        id,
+        id: id.to_string(),
         created_ms: now_ms(),
         project: project.to_string(),
-        body: body.into_bytes(),
+        body,
     });
 }
 

@@ -36,7 +36,7 @@ const BATCH_MAX: usize = 4096;
 /// How long the writer gathers writes after the first before it commits them: what a crash
 /// can lose at most (besides a disk that stalls), and what keeps a busy proxy from paying a
 /// commit and a thread wake-up per request.
-const BATCH_WINDOW: Duration = Duration::from_millis(100);
+const BATCH_WINDOW: Duration = Duration::from_millis(20);
 /// How long a connection waits on a lock held by another process before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -69,7 +69,7 @@ pub enum StoreError {
 pub(crate) enum Write {
     Request(Box<RequestRow>),
     Alert(AlertRow),
-    Response(Box<StoredResponse>),
+    Response(Arc<StoredResponse>),
     DeleteResponse(String),
     /// Answered once everything sent before it is committed.
     Flush(std::sync::mpsc::Sender<()>),
@@ -210,7 +210,7 @@ impl Store {
     pub(crate) fn put_response(&self, r: StoredResponse) {
         let r = Arc::new(r);
         lock(&self.pending).insert(r.id.clone(), Some(r.clone()));
-        if !self.send(Write::Response(Box::new((*r).clone()))) {
+        if !self.send(Write::Response(r.clone())) {
             lock(&self.pending).remove(&r.id);
         }
     }

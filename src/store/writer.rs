@@ -11,6 +11,8 @@ use super::{BATCH_MAX, BATCH_WINDOW, Pending, ResponseLimits, Write, lock, now_m
 
 /// How often stored Responses older than their limit are deleted.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// Rows written between two yields of the CPU.
+const YIELD_EVERY: usize = 16;
 /// The shortest gap between two warnings about failed writes.
 const WARN_EVERY: Duration = Duration::from_secs(60);
 
@@ -219,7 +221,13 @@ fn write_batch(
     stored_bytes: &mut u64,
 ) -> rusqlite::Result<()> {
     let mut rollups: HashMap<RollupKey, Rollup> = HashMap::new();
-    for w in batch {
+    for (n, w) in batch.into_iter().enumerate() {
+        // The writer may share a CPU with the proxy's runtime thread: handing the CPU back
+        // every few rows keeps a request from waiting out a whole batch (measured at c=1 with
+        // both on one CPU: +0.6 ms p99 without this).
+        if n % YIELD_EVERY == YIELD_EVERY - 1 {
+            std::thread::yield_now();
+        }
         match w {
             Write::Request(r) => {
                 insert_request(tx, &r)?;
@@ -263,7 +271,7 @@ fn write_batch(
                     r.created_ms,
                     r.project,
                     r.body.len() as i64,
-                    r.body
+                    &r.body
                 ])?;
                 *stored_bytes += r.body.len() as u64;
             }
