@@ -128,6 +128,7 @@ impl Engine {
                 }
             });
         let metrics = Arc::new(Metrics::new());
+        let cache = crate::cache::Cache::new(config.cache.clone(), store.clone());
         let ledger = Arc::new(Ledger::new(
             store.clone(),
             Pricer::new(&config.providers, imported.as_ref()),
@@ -147,6 +148,7 @@ impl Engine {
             providers: providers.clone(),
             ledger: ledger.clone(),
             metrics,
+            cache,
             storage_error,
         });
 

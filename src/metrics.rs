@@ -5,6 +5,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
 
@@ -16,6 +17,16 @@ struct TokenLabels {
     model: String,
     project: String,
     kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TierLabel {
+    tier: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -31,6 +42,10 @@ pub struct Metrics {
     cost: Family<ModelLabels, Counter<f64, AtomicU64>>,
     requests: Family<ModelLabels, Counter>,
     unpriced: Family<ModelLabels, Counter>,
+    cache_results: Family<ResultLabel, Counter>,
+    cache_saved: Counter<f64, AtomicU64>,
+    cache_entries: Family<TierLabel, Gauge>,
+    cache_bytes: Family<TierLabel, Gauge>,
 }
 
 impl Default for Metrics {
@@ -62,12 +77,40 @@ impl Metrics {
             "Requests to models with no known price (cost unknown, not 0)",
             unpriced.clone(),
         );
+        let cache_results = Family::<ResultLabel, Counter>::default();
+        let cache_saved = Counter::<f64, AtomicU64>::default();
+        let cache_entries = Family::<TierLabel, Gauge>::default();
+        let cache_bytes = Family::<TierLabel, Gauge>::default();
+        registry.register(
+            "cache_requests",
+            "Requests by what the response cache did (hit, miss, bypass)",
+            cache_results.clone(),
+        );
+        registry.register(
+            "cache_saved_usd",
+            "What the cache hits' answers cost when they were made",
+            cache_saved.clone(),
+        );
+        registry.register(
+            "cache_entries",
+            "Cached answers, by tier",
+            cache_entries.clone(),
+        );
+        registry.register(
+            "cache_bytes",
+            "Bytes of cached answers, by tier",
+            cache_bytes.clone(),
+        );
         Self {
             registry,
             tokens,
             cost,
             requests,
             unpriced,
+            cache_results,
+            cache_saved,
+            cache_entries,
+            cache_bytes,
         }
     }
 
@@ -113,6 +156,34 @@ impl Metrics {
             }
         }
         self.requests.get_or_create(&labels).inc();
+    }
+
+    /// What the cache did for one request: `hit`, `miss` or `bypass`.
+    pub fn record_cache(&self, result: &'static str) {
+        self.cache_results
+            .get_or_create(&ResultLabel { result })
+            .inc();
+    }
+
+    pub(crate) fn record_cache_hit(&self, saved: Option<f64>) {
+        if let Some(usd) = saved {
+            self.cache_saved.inc_by(usd);
+        }
+    }
+
+    /// The cache's size, read when `/metrics` is scraped.
+    pub fn set_cache_size(&self, s: &crate::cache::CacheStats) {
+        for (tier, entries, bytes) in [
+            ("memory", s.memory_entries, s.memory_bytes),
+            ("disk", s.disk_entries, s.disk_bytes),
+        ] {
+            self.cache_entries
+                .get_or_create(&TierLabel { tier })
+                .set(entries as i64);
+            self.cache_bytes
+                .get_or_create(&TierLabel { tier })
+                .set(bytes as i64);
+        }
     }
 
     /// The text exposition.

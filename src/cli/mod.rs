@@ -1,5 +1,6 @@
 //! The `lodestar` command line: one file per subcommand, each thin over the library.
 
+mod cache;
 mod config_check;
 mod costs;
 mod models;
@@ -57,6 +58,11 @@ enum Command {
     Costs(costs::CostsArgs),
     /// Each budget: spend this period, pace and projection to the period's end.
     Budget(costs::BudgetArgs),
+    /// The response cache: stats, or clear it.
+    Cache {
+        #[command(subcommand)]
+        action: cache::CacheAction,
+    },
     /// Model prices: import LiteLLM's price file, or show a model's price.
     Prices {
         #[command(subcommand)]
@@ -104,6 +110,7 @@ fn run_command(cli: Cli) -> Result<ExitCode, String> {
         Command::Costs(args) => costs::costs(cli.config.as_deref(), args),
         Command::Budget(args) => costs::budget(cli.config.as_deref(), args),
         Command::Prices { action } => prices::run(cli.config.as_deref(), action),
+        Command::Cache { action } => cache::run(cli.config.as_deref(), action),
         Command::Config {
             action: ConfigAction::Check,
         } => config_check::run(cli.config.as_deref()),

@@ -38,6 +38,7 @@ pub struct Config {
     pub storage: Storage,
     /// In file order.
     pub budgets: Vec<crate::ledger::BudgetConfig>,
+    pub cache: crate::cache::CacheConfig,
     /// 1-based line of each dotted key that the file set (absent: a default).
     pub lines: HashMap<String, usize>,
 }
@@ -188,6 +189,8 @@ pub struct Alias {
     pub description: Option<String>,
     /// More model names (`*` wildcards) that select this alias.
     pub matches: Vec<String>,
+    /// This alias's own cache mode/TTL (over `cache:`).
+    pub cache: Option<crate::cache::CachePolicy>,
 }
 
 /// Whether `name` fits `pattern`, where `*` matches any run of characters.

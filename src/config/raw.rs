@@ -145,6 +145,28 @@ pub(crate) struct RawAlias {
     /// More model names that select this alias; `*` matches any run of characters.
     #[serde(default, rename = "match")]
     pub match_names: Vec<String>,
+    /// This alias's own cache mode and TTL.
+    pub cache: Option<RawCachePolicy>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCachePolicy {
+    pub mode: Option<crate::cache::CacheMode>,
+    #[serde(default, with = "humantime_serde")]
+    pub ttl: Option<Duration>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCache {
+    pub mode: Option<crate::cache::CacheMode>,
+    #[serde(default, with = "humantime_serde")]
+    pub ttl: Option<Duration>,
+    pub memory_mb: Option<f64>,
+    /// 0: no disk tier.
+    pub disk_mb: Option<f64>,
+    pub coalesce: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

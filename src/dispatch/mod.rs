@@ -26,7 +26,7 @@ use crate::translate::{Conversation, Format, OnUnsupported, TranslateError};
 use reqwest::header::HeaderMap;
 use std::sync::OnceLock;
 
-pub(crate) use stream::{ClientStream, Ended, StreamEnd, StreamOutcome};
+pub(crate) use stream::{ClientStream, Ended, StreamEnd, StreamOutcome, UsageStrip};
 
 /// One client request, ready to send to any target.
 pub(crate) struct ProxyCall {

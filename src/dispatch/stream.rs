@@ -39,7 +39,13 @@ pub(crate) struct StreamEnd {
     pub(crate) tap: UsageTap,
     /// A translated Responses stream's final response object.
     completed: Option<serde_json::Value>,
+    /// The stream's chunks, kept for the response cache (None: not kept, or too large).
+    capture: Option<Vec<Bytes>>,
+    captured_bytes: usize,
 }
+
+/// The most of one stream kept for the cache.
+const CAPTURE_MAX: usize = 8 << 20;
 
 /// What the end-of-stream callback learns.
 pub(crate) struct Ended {
@@ -47,6 +53,8 @@ pub(crate) struct Ended {
     pub tap: UsageTap,
     /// The response a translated Responses stream completed with (for the response store).
     pub completed: Option<serde_json::Value>,
+    /// The chunks, when the stream was captured for the cache and came through whole.
+    pub captured: Option<Vec<Bytes>>,
 }
 
 /// How a relayed stream ended.
@@ -65,6 +73,26 @@ impl StreamEnd {
             outcome: StreamOutcome::ClientGone,
             tap: UsageTap::off(),
             completed: None,
+            capture: None,
+            captured_bytes: 0,
+        }
+    }
+
+    /// Keep the stream's chunks (pass-through: as the upstream sent them; translated: as the
+    /// client got them) for the cache.
+    pub(crate) fn capturing(mut self) -> Self {
+        self.capture = Some(Vec::new());
+        self
+    }
+
+    fn keep(&mut self, b: &Bytes) {
+        if let Some(c) = &mut self.capture {
+            self.captured_bytes += b.len();
+            if self.captured_bytes > CAPTURE_MAX {
+                self.capture = None;
+            } else {
+                c.push(b.clone());
+            }
         }
     }
     fn set(&mut self, o: StreamOutcome) {
@@ -75,10 +103,16 @@ impl StreamEnd {
 impl Drop for StreamEnd {
     fn drop(&mut self) {
         if let Some(f) = self.f.take() {
+            let outcome = std::mem::replace(&mut self.outcome, StreamOutcome::ClientGone);
+            let captured = match outcome {
+                StreamOutcome::Complete => self.capture.take(),
+                _ => None,
+            };
             f(Ended {
-                outcome: std::mem::replace(&mut self.outcome, StreamOutcome::ClientGone),
+                outcome,
                 tap: std::mem::replace(&mut self.tap, UsageTap::off()),
                 completed: self.completed.take(),
+                captured,
             });
         }
     }
@@ -124,6 +158,7 @@ pub(crate) fn relay_passthrough(
         /// What of `b` goes to the client now (None: nothing yet).
         fn pass(&mut self, b: Bytes) -> Option<Bytes> {
             self.end.tap.on_chunk(&b);
+            self.end.keep(&b);
             match &mut self.strip {
                 None => Some(b),
                 Some(st) => st.push(&b),
@@ -185,7 +220,7 @@ pub(crate) struct UsageStrip {
 }
 
 impl UsageStrip {
-    fn push(&mut self, chunk: &[u8]) -> Option<Bytes> {
+    pub(crate) fn push(&mut self, chunk: &[u8]) -> Option<Bytes> {
         // Fast path: whole events without any usage field pass as they are.
         if self.partial.is_empty()
             && (chunk.ends_with(b"\n\n") || chunk.ends_with(b"\r\n\r\n"))
@@ -211,7 +246,7 @@ impl UsageStrip {
     }
 
     /// Whatever is left at the end of the body, as it is.
-    fn finish(&mut self) -> Vec<u8> {
+    pub(crate) fn finish(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.partial)
     }
 }
@@ -327,7 +362,9 @@ pub(crate) fn relay_translated(
                 }
             }
             if !batch.is_empty() {
-                self.out.push_back(Bytes::from(batch));
+                let b = Bytes::from(batch);
+                self.end.keep(&b);
+                self.out.push_back(b);
             }
         }
         /// The stream broke: the encoder writes the client's error event (with its own state:

@@ -107,6 +107,17 @@ impl Ledger {
         &self.budgets
     }
 
+    /// What `tokens` at `provider/model` cost (for the cache: what a hit saved).
+    pub(crate) fn price_of(
+        &self,
+        provider: &str,
+        model: &str,
+        tokens: &Tokens,
+        latency: Duration,
+    ) -> Option<f64> {
+        self.pricer.price(provider, model).cost(tokens, latency)
+    }
+
     /// Check the budgets before a request is sent to `targets`. Free targets never touch a
     /// budget; when a hard limit is reached, the route's free entries still answer.
     pub(crate) fn admit(&self, targets: &[Target], project: &str, prompt_tokens: u64) -> Admit {
@@ -173,31 +184,48 @@ impl Ledger {
         // before its usage came) is still billed upstream: count what passed.
         let answered = (200..300).contains(&c.status);
         match c.tap.tokens() {
-            Some(t) => self.finish(o, c, t, false),
+            Some(t) => self.finish(o, c, t, false, None),
             None if answered && !c.tap.is_off() => {
                 // Counted on a blocking thread: a long answer takes milliseconds to tokenize.
                 let me = self.clone();
                 let mut c = c;
                 self.tracker.spawn_blocking(move || {
                     let t = estimate(&o, &mut c);
-                    me.finish(o, c, t, true);
+                    me.finish(o, c, t, true, None);
                 });
             }
-            None => self.finish(o, c, Tokens::default(), false),
+            None => self.finish(o, c, Tokens::default(), false, None),
         }
     }
 
-    fn finish(&self, o: Opened, c: Closed, t: Tokens, estimated: bool) {
+    /// Record a request answered from the cache: the original tokens, cost 0, and what the
+    /// original answer cost saved (None: its price was unknown).
+    pub(crate) fn record_hit(&self, o: Opened, c: Closed, t: Tokens, saved: Option<f64>) {
+        self.finish(o, c, t, false, Some(saved));
+    }
+
+    fn finish(&self, o: Opened, c: Closed, t: Tokens, estimated: bool, hit: Option<Option<f64>>) {
         let latency = o.started.elapsed();
-        let price = self.pricer.price(&c.target.provider, &c.target.model);
-        let cost = price.cost(&t, latency);
+        let cost = match hit {
+            Some(_) => Some(0.0),
+            None => self
+                .pricer
+                .price(&c.target.provider, &c.target.model)
+                .cost(&t, latency),
+        };
         self.budgets.settle(
             o.reservation.unwrap_or_default(),
             &o.project,
             cost.unwrap_or(0.0),
         );
-        self.metrics
-            .record_usage(&c.target.provider, &c.target.model, &o.project, &t, cost);
+        match hit {
+            // Tokens and spend are what providers billed; a hit billed nothing.
+            None => {
+                self.metrics
+                    .record_usage(&c.target.provider, &c.target.model, &o.project, &t, cost)
+            }
+            Some(saved) => self.metrics.record_cache_hit(saved),
+        }
         let Some(store) = &self.store else {
             return;
         };
@@ -227,10 +255,10 @@ impl Ledger {
             reasoning_tokens: t.reasoning,
             tokens_estimated: estimated,
             cost_usd: cost,
-            saved_usd: 0.0,
+            saved_usd: hit.flatten().unwrap_or(0.0),
             latency_ms: ms(latency),
             ttfb_ms: c.ttfb.map(ms),
-            cache_hit: false,
+            cache_hit: hit.is_some(),
             fallbacks: c.fallbacks,
         })));
     }

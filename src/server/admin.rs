@@ -26,6 +26,7 @@ pub(super) fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/admin/api/costs/timeseries", get(timeseries))
         .route("/admin/api/budgets", get(budgets))
         .route("/admin/api/requests", get(requests))
+        .route("/admin/api/cache", get(cache_stats).delete(cache_clear))
         .layer(axum::middleware::from_fn_with_state(state, local_only))
 }
 
@@ -37,8 +38,42 @@ async fn metrics(State(s): State<Arc<AppState>>) -> impl IntoResponse {
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        s.metrics.render(),
+        {
+            s.metrics.set_cache_size(&s.cache.stats());
+            s.metrics.render()
+        },
     )
+}
+
+async fn cache_stats(State(s): State<Arc<AppState>>) -> Response {
+    let c = s.cache.clone();
+    let stats = tokio::task::spawn_blocking(move || c.stats())
+        .await
+        .unwrap_or_default();
+    let cfg = s.cache.config();
+    Json(json!({
+        "stats": stats,
+        "config": {
+            "mode": cfg.mode,
+            "ttl_s": cfg.ttl.as_secs(),
+            "memory_bytes": cfg.memory_bytes,
+            "disk_bytes": cfg.disk_bytes,
+            "coalesce": cfg.coalesce,
+        },
+    }))
+    .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct ClearQuery {
+    project: Option<String>,
+}
+
+async fn cache_clear(State(s): State<Arc<AppState>>, q: Query<ClearQuery>) -> Response {
+    let c = s.cache.clone();
+    let project = q.project.clone();
+    let _ = tokio::task::spawn_blocking(move || c.clear(project.as_deref())).await;
+    Json(json!({"cleared": true, "project": q.project})).into_response()
 }
 
 /// Whether `host` (a `Host` header value or an `Origin`'s host, port allowed) is this machine.

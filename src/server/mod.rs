@@ -11,6 +11,7 @@
 
 mod admin;
 mod anthropic;
+mod cached;
 mod error;
 mod health;
 mod openai;
@@ -49,6 +50,7 @@ pub(crate) struct AppState {
     pub providers: Arc<Providers>,
     pub ledger: Arc<crate::ledger::Ledger>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    pub cache: Arc<crate::cache::Cache>,
     /// Why the database could not be opened, if it could not.
     pub storage_error: Option<String>,
 }

@@ -10,6 +10,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, AppState, request_id};
+use crate::cache::Lookup;
+use crate::config::Target;
 use crate::dispatch::{Answer, DispatchError, ProxyCall, StreamOutcome};
 use crate::events::{Event, RequestSummary};
 use crate::ledger::{Admit, Closed, Opened, UsageTap};
@@ -117,6 +119,62 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
         Err(e) => return fail(&s, &log, e.into()),
     };
     let project = project_of(&headers);
+    // The response cache: a hit is answered here, before budgets (it costs nothing).
+    let cache = super::cached::plan(&s, endpoint, &decision, &project, &body, &headers);
+    let mut flight = None;
+    if let (Some(key), true) = (cache.key, cache.lookup) {
+        match s.cache.lookup(key).await {
+            Lookup::Hit(e) => {
+                if let Some(mut r) =
+                    super::cached::serve(&e, endpoint, facts.stream, cache.include_usage)
+                {
+                    s.metrics.record_cache("hit");
+                    log.alias = decision.alias.clone();
+                    log.route = Some(e.meta.route.clone());
+                    log.ttfb = Some(log.started.elapsed());
+                    log.emit(200, "ok (cache hit)", &s.events);
+                    s.ledger.record_hit(
+                        Opened {
+                            ts_ms: crate::store::now_ms()
+                                - log.started.elapsed().as_millis() as i64,
+                            started: log.started,
+                            request_id: id.clone(),
+                            project: project.clone(),
+                            endpoint,
+                            alias: decision.alias.clone().unwrap_or_default(),
+                            rule: decision.rule.clone().unwrap_or_default(),
+                            stream: facts.stream,
+                            body: bytes::Bytes::new(),
+                            reservation: None,
+                        },
+                        Closed {
+                            target: Target {
+                                provider: e.meta.provider.clone(),
+                                model: e.meta.model.clone(),
+                            },
+                            status: 200,
+                            outcome: "ok".into(),
+                            ttfb: log.ttfb,
+                            fallbacks: 0,
+                            tap: UsageTap::off(),
+                        },
+                        e.tokens(),
+                        e.meta.cost_usd,
+                    );
+                    set_header(&mut r, "x-request-id", &id);
+                    return r;
+                }
+            }
+            Lookup::Miss(f) => flight = f,
+        }
+    }
+    let cache_word = if cache.key.is_some() && cache.lookup {
+        "miss"
+    } else {
+        s.cache.count_bypass();
+        "bypass"
+    };
+    s.metrics.record_cache(cache_word);
     let reservation = match s
         .ledger
         .admit(&decision.targets, &project, facts.prompt_tokens)
@@ -251,6 +309,31 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
             tap,
         } => {
             log.emit(status, "ok", &s.events);
+            if let (Some(key), true, 200, true) = (
+                cache.key,
+                cache.store,
+                status,
+                decision.targets.first() == Some(&dispatched.target),
+            ) {
+                let tokens = tap.tokens().unwrap_or_default();
+                let made = super::cached::Made {
+                    endpoint,
+                    target: &dispatched.target,
+                    project: &project,
+                    ttl: cache.ttl,
+                    tokens,
+                    cost_usd: s.ledger.price_of(
+                        &dispatched.target.provider,
+                        &dispatched.target.model,
+                        &tokens,
+                        log.started.elapsed(),
+                    ),
+                };
+                if let Some(e) = super::cached::make(made, Some(body.clone()), None) {
+                    s.cache.put(key, e);
+                }
+            }
+            drop(flight.take());
             s.ledger.record(
                 opened,
                 Closed {
@@ -284,12 +367,42 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
             );
             let keep = keep.filter(|_| dispatched.translated);
             let state = s.clone();
+            let caching = match cache.key {
+                Some(key)
+                    if cache.store && decision.targets.first() == Some(&dispatched.target) =>
+                {
+                    Some((key, cache.ttl, flight.take()))
+                }
+                _ => None,
+            };
+            let capture = caching.is_some();
             let end = crate::dispatch::StreamEnd::new(move |ended| {
                 let crate::dispatch::Ended {
                     outcome,
                     tap,
                     completed,
+                    captured,
                 } = ended;
+                if let (Some((key, ttl, flight)), Some(chunks)) = (caching, captured) {
+                    let tokens = tap.tokens().unwrap_or_default();
+                    let made = super::cached::Made {
+                        endpoint: opened.endpoint,
+                        target: &target,
+                        project: &opened.project,
+                        ttl,
+                        tokens,
+                        cost_usd: state.ledger.price_of(
+                            &target.provider,
+                            &target.model,
+                            &tokens,
+                            opened.started.elapsed(),
+                        ),
+                    };
+                    if let Some(e) = super::cached::make(made, None, Some(chunks)) {
+                        state.cache.put(key, e);
+                    }
+                    drop(flight);
+                }
                 if let (Some(input), Some(response), StreamOutcome::Complete) =
                     (keep, completed, &outcome)
                     && let Some(rid) = response["id"].as_str()
@@ -315,6 +428,7 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
                     },
                 );
             });
+            let end = if capture { end.capturing() } else { end };
             let mut r = Response::new(Body::from_stream(make(end)));
             *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
             copy_headers(&mut r, headers);
@@ -323,6 +437,7 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
     };
     set_header(&mut resp, "x-lodestar-route", &route);
     set_header(&mut resp, "x-request-id", &id);
+    set_header(&mut resp, "x-lodestar-cache", cache_word);
     if !dispatched.dropped.is_empty() {
         set_header(
             &mut resp,

@@ -71,6 +71,19 @@ pub(crate) enum Write {
     Alert(AlertRow),
     Response(Arc<StoredResponse>),
     DeleteResponse(String),
+    /// A cached answer for the disk tier (kept under `max_bytes` by evicting the oldest).
+    CachePut {
+        key: Vec<u8>,
+        project: String,
+        created_ms: i64,
+        expires_ms: i64,
+        body: Vec<u8>,
+        max_bytes: u64,
+    },
+    /// Forget cached answers (of one project).
+    CacheClear {
+        project: Option<String>,
+    },
     /// Answered once everything sent before it is committed.
     Flush(std::sync::mpsc::Sender<()>),
 }
@@ -246,6 +259,26 @@ impl Store {
             }))),
             None => Ok(None),
         }
+    }
+
+    /// A cached answer (the disk tier), if there is one that has not expired.
+    pub(crate) fn get_cached(&self, key: &[u8], now_ms: i64) -> Option<Vec<u8>> {
+        let conn = lock(&self.lookup);
+        let mut st = conn
+            .prepare_cached("SELECT body FROM cache_entries WHERE key = ?1 AND expires_ms > ?2")
+            .ok()?;
+        st.query_row((key, now_ms), |r| r.get(0)).ok()
+    }
+
+    /// Entries and bytes in the disk tier.
+    pub(crate) fn cache_size(&self) -> Result<(u64, u64), StoreError> {
+        self.read_blocking(|c| {
+            c.query_row(
+                "SELECT count(*), COALESCE(SUM(bytes), 0) FROM cache_entries",
+                [],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+            )
+        })
     }
 
     /// Run a read-only query on the analytics connection, off the async runtime.

@@ -71,4 +71,17 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX responses_created ON responses(created_ms);
     "#,
+    // 2: the response cache's disk tier.
+    r#"
+    CREATE TABLE cache_entries (
+        key BLOB PRIMARY KEY,
+        project TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        body BLOB NOT NULL
+    );
+    CREATE INDEX cache_entries_created ON cache_entries(created_ms);
+    CREATE INDEX cache_entries_project ON cache_entries(project);
+    "#,
 ];

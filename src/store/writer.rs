@@ -98,6 +98,14 @@ pub(super) fn run(
         })
         .map(|b| b as u64)
         .unwrap_or(0);
+    let mut cache_bytes: u64 = conn
+        .query_row(
+            "SELECT COALESCE(SUM(bytes), 0) FROM cache_entries",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|b| b as u64)
+        .unwrap_or(0);
     let mut last_prune = Instant::now() - PRUNE_EVERY;
     let mut closing = false;
     while !closing {
@@ -139,12 +147,13 @@ pub(super) fn run(
                 batch,
                 &pending,
                 &mut stored_bytes,
+                &mut cache_bytes,
                 &mut last_warn,
             );
         }
         if last_prune.elapsed() >= PRUNE_EVERY || stored_bytes > limits.max_bytes {
             last_prune = Instant::now();
-            if let Err(e) = prune(&conn, limits, &mut stored_bytes) {
+            if let Err(e) = prune(&conn, limits, &mut stored_bytes, &mut cache_bytes) {
                 tracing::debug!(error = %e, "pruning stored responses failed");
             }
         }
@@ -169,6 +178,7 @@ fn commit(
     batch: Vec<Write>,
     pending: &Pending,
     stored_bytes: &mut u64,
+    cache_bytes: &mut u64,
     last_warn: &mut Option<Instant>,
 ) {
     {
@@ -185,7 +195,7 @@ fn commit(
             .collect();
         let result = (|| -> rusqlite::Result<()> {
             let tx = conn.transaction()?;
-            write_batch(&tx, batch, &mut flushes, stored_bytes)?;
+            write_batch(&tx, batch, &mut flushes, stored_bytes, cache_bytes)?;
             tx.commit()
         })();
         if let Err(e) = result
@@ -219,6 +229,7 @@ fn write_batch(
     batch: Vec<Write>,
     flushes: &mut Vec<std::sync::mpsc::Sender<()>>,
     stored_bytes: &mut u64,
+    cache_bytes: &mut u64,
 ) -> rusqlite::Result<()> {
     let mut rollups: HashMap<RollupKey, Rollup> = HashMap::new();
     for (n, w) in batch.into_iter().enumerate() {
@@ -278,6 +289,40 @@ fn write_batch(
             Write::DeleteResponse(id) => {
                 tx.prepare_cached("DELETE FROM responses WHERE id = ?1")?
                     .execute([&id])?;
+            }
+            Write::CachePut {
+                key,
+                project,
+                created_ms,
+                expires_ms,
+                body,
+                max_bytes,
+            } => {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO cache_entries (key, project, created_ms, expires_ms, \
+                     bytes, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![
+                    key,
+                    project,
+                    created_ms,
+                    expires_ms,
+                    body.len() as i64,
+                    body
+                ])?;
+                *cache_bytes += body.len() as u64;
+                evict_cache(tx, max_bytes, cache_bytes)?;
+            }
+            Write::CacheClear { project } => {
+                match project {
+                    Some(p) => tx.execute("DELETE FROM cache_entries WHERE project = ?1", [p])?,
+                    None => tx.execute("DELETE FROM cache_entries", [])?,
+                };
+                *cache_bytes = tx.query_row(
+                    "SELECT COALESCE(SUM(bytes), 0) FROM cache_entries",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )? as u64;
             }
             Write::Flush(f) => flushes.push(f),
         }
@@ -361,14 +406,61 @@ fn insert_request(tx: &Transaction<'_>, r: &RequestRow) -> rusqlite::Result<()> 
     Ok(())
 }
 
+/// The disk tier under `max_bytes`: expired entries first, then the oldest. `cache_bytes` is
+/// the writer's running count (re-read from the table at every prune).
+fn evict_cache(
+    tx: &Transaction<'_>,
+    max_bytes: u64,
+    cache_bytes: &mut u64,
+) -> rusqlite::Result<()> {
+    if *cache_bytes <= max_bytes {
+        return Ok(());
+    }
+    let freed = |sql: &str, arg: i64| -> rusqlite::Result<Vec<i64>> {
+        let mut st = tx.prepare_cached(sql)?;
+        st.query_map([arg], |r| r.get(0))?.collect()
+    };
+    let gone = freed(
+        "DELETE FROM cache_entries WHERE expires_ms <= ?1 RETURNING bytes",
+        now_ms(),
+    )?;
+    *cache_bytes = cache_bytes.saturating_sub(gone.iter().sum::<i64>() as u64);
+    while *cache_bytes > max_bytes {
+        let gone = freed(
+            "DELETE FROM cache_entries WHERE key IN \
+             (SELECT key FROM cache_entries ORDER BY created_ms LIMIT ?1) RETURNING bytes",
+            64,
+        )?;
+        *cache_bytes = cache_bytes.saturating_sub(gone.iter().sum::<i64>() as u64);
+        let n = gone.len();
+        if n == 0 {
+            *cache_bytes = 0;
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// Delete stored Responses past their age, then the oldest until under the size limit.
 fn prune(
     conn: &Connection,
     limits: ResponseLimits,
     stored_bytes: &mut u64,
+    cache_bytes: &mut u64,
 ) -> rusqlite::Result<()> {
     let cutoff = now_ms() - limits.max_age.as_millis() as i64;
     conn.execute("DELETE FROM responses WHERE created_ms < ?1", [cutoff])?;
+    conn.execute(
+        "DELETE FROM cache_entries WHERE expires_ms <= ?1",
+        [now_ms()],
+    )?;
+    *cache_bytes = conn
+        .query_row(
+            "SELECT COALESCE(SUM(bytes), 0) FROM cache_entries",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|b| b as u64)?;
     let total = |c: &Connection| {
         c.query_row("SELECT COALESCE(SUM(bytes), 0) FROM responses", [], |r| {
             r.get::<_, i64>(0)

@@ -28,6 +28,24 @@ pub(crate) struct TargetInfo {
 }
 
 impl Format {
+    /// A short stable name, for stored data (`chat`, `messages`, `responses`).
+    pub(crate) fn id(self) -> &'static str {
+        match self {
+            Format::Chat => "chat",
+            Format::Messages => "messages",
+            Format::Responses => "responses",
+        }
+    }
+
+    pub(crate) fn from_id(id: &str) -> Option<Format> {
+        Some(match id {
+            "chat" => Format::Chat,
+            "messages" => Format::Messages,
+            "responses" => Format::Responses,
+            _ => return None,
+        })
+    }
+
     pub(crate) fn name(self) -> &'static str {
         match self {
             Format::Chat => "Chat Completions",

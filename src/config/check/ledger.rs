@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use super::super::Storage;
-use super::super::raw::{RawBudget, RawOnExceeded, RawStorage};
+use super::super::raw::{RawBudget, RawCache, RawOnExceeded, RawStorage};
 use super::Checker;
 use crate::ledger::{BudgetConfig, OnExceeded};
 
@@ -36,6 +36,39 @@ impl Checker<'_> {
             s.responses.max_bytes = mb << 20;
         }
         s
+    }
+
+    pub(super) fn cache(&mut self, v: Value) -> crate::cache::CacheConfig {
+        let mut c = crate::cache::CacheConfig::default();
+        let Some(raw) = self.de::<RawCache>(v, "cache") else {
+            return c;
+        };
+        if let Some(m) = raw.mode {
+            c.mode = m;
+        }
+        if let Some(t) = raw.ttl {
+            if t.is_zero() {
+                self.error(
+                    "cache.ttl",
+                    "must be longer than 0 (use `mode: off` to turn the cache off)",
+                );
+            }
+            c.ttl = t;
+        }
+        for (key, mb, into) in [
+            ("cache.memory_mb", raw.memory_mb, &mut c.memory_bytes),
+            ("cache.disk_mb", raw.disk_mb, &mut c.disk_bytes),
+        ] {
+            match mb {
+                Some(mb) if mb >= 0.0 && mb.is_finite() => *into = (mb * 1048576.0) as u64,
+                Some(_) => self.error(key, "must be a size in MiB, 0 or more"),
+                None => {}
+            }
+        }
+        if let Some(b) = raw.coalesce {
+            c.coalesce = b;
+        }
+        c
     }
 
     pub(super) fn budgets(&mut self, v: Value, declared_aliases: &[String]) -> Vec<BudgetConfig> {

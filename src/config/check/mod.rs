@@ -25,6 +25,7 @@ const TOP_KEYS: &[&str] = &[
     "translation",
     "storage",
     "budgets",
+    "cache",
 ];
 
 struct Checker<'a> {
@@ -105,6 +106,7 @@ pub(super) fn check(
         .unwrap_or_default();
     let storage = c.storage(section("storage"));
     let budgets = c.budgets(section("budgets"), &declared_aliases);
+    let cache = c.cache(section("cache"));
 
     if c.errors.is_empty() {
         Ok(Config {
@@ -116,6 +118,7 @@ pub(super) fn check(
             translation,
             storage,
             budgets,
+            cache,
             lines: c.lines,
         })
     } else {
@@ -341,6 +344,10 @@ impl Checker<'_> {
                 route,
                 description: raw.description,
                 matches: raw.match_names,
+                cache: raw.cache.map(|c| crate::cache::CachePolicy {
+                    mode: c.mode,
+                    ttl: c.ttl,
+                }),
             });
         }
         out
