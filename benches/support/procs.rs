@@ -287,11 +287,23 @@ pub fn start_lodestar(
     upstream: SocketAddr,
     extra_yaml: &str,
 ) -> Result<Lodestar, String> {
-    let port = free_port();
-    let config = format!(
-        "server:\n  listen: 127.0.0.1:{port}\nproviders:\n  up: {{ kind: openai-compatible, base_url: \"http://127.0.0.1:{}/v1\" }}\nmodels:\n  bench: {{ route: [up/bench-model] }}\nrouting:\n  default: bench\n{extra_yaml}",
+    let body = format!(
+        "providers:\n  up: {{ kind: openai-compatible, base_url: \"http://127.0.0.1:{}/v1\" }}\nmodels:\n  bench: {{ route: [up/bench-model] }}\nrouting:\n  default: bench\n{extra_yaml}",
         upstream.port()
     );
+    start_lodestar_with(placement, bin, dir, upstream, &body)
+}
+
+/// `start_lodestar` with a config of the caller's own (everything but `server:`).
+pub fn start_lodestar_with(
+    placement: &Placement,
+    bin: &Path,
+    dir: &Path,
+    _upstream: SocketAddr,
+    body_yaml: &str,
+) -> Result<Lodestar, String> {
+    let port = free_port();
+    let config = format!("server:\n  listen: 127.0.0.1:{port}\n{body_yaml}");
     let config_path = dir.join(format!("lodestar-{port}.yml"));
     std::fs::write(&config_path, config).unwrap();
     let log_path = dir.join(format!("lodestar-{port}.log"));

@@ -47,6 +47,9 @@ pub fn start() -> SocketAddr {
                     });
                 let app = Router::new()
                     .route("/v1/chat/completions", post(chat))
+                    // The same answers after 2 ms, like a fast model server (benches/cache.rs).
+                    .route("/slow/v1/chat/completions", post(slow_chat))
+                    .route("/slow/v1/models", get(models))
                     .route("/v1/models", get(models));
                 tokio::select! {
                     res = axum::serve(listener, app) => res.expect("bench upstream failed"),
@@ -87,6 +90,11 @@ async fn chat(body: Bytes) -> Response {
     } else {
         json(COMPLETION)
     }
+}
+
+async fn slow_chat(body: Bytes) -> Response {
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    chat(body).await
 }
 
 async fn models() -> Response {

@@ -5,8 +5,6 @@
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::translate::Format;
-
 pub type Key = [u8; 32];
 
 /// Top-level fields that do not change the answer: how it is delivered (`stream`,
@@ -95,16 +93,6 @@ fn canonical(v: &Value, out: &mut Vec<u8>) {
         },
         other => out.extend_from_slice(other.to_string().as_bytes()),
     }
-}
-
-/// Whether `body` asks for a deterministic answer: temperature 0, or (Chat) a `seed`.
-pub(crate) fn deterministic(format: Format, body: &Value) -> bool {
-    let zero = body
-        .get("temperature")
-        .and_then(Value::as_f64)
-        .is_some_and(|t| t == 0.0);
-    let seeded = format == Format::Chat && body.get("seed").is_some_and(|s| !s.is_null());
-    zero || seeded
 }
 
 #[cfg(test)]

@@ -222,12 +222,22 @@ impl Cache {
     }
 
     fn hit(&self, e: Arc<Entry>) -> Lookup {
+        Lookup::Hit(e)
+    }
+
+    /// A found entry answered the request (counted only then: an entry that cannot serve a
+    /// request, e.g. a stream without the usage chunk a client asks for, is a miss).
+    pub(crate) fn served(&self, e: &Entry) {
         self.hits.fetch_add(1, Ordering::Relaxed);
         if let Some(c) = e.meta.cost_usd {
             self.saved_nano_usd
                 .fetch_add((c * 1e9).round() as u64, Ordering::Relaxed);
         }
-        Lookup::Hit(e)
+    }
+
+    /// A found entry could not answer the request: it goes upstream as a miss.
+    pub(crate) fn unserved(&self) {
+        self.misses.fetch_add(1, Ordering::Relaxed);
     }
 
     async fn get(&self, key: &Key) -> Option<Arc<Entry>> {

@@ -96,15 +96,24 @@ pub(super) fn plan(
     if !maybe {
         return Plan::bypass();
     }
+    if mode == CacheMode::Deterministic && endpoint != Endpoint::Embeddings {
+        // Read only the sampling fields (no tree) before paying for the full parse.
+        #[derive(serde::Deserialize)]
+        struct Sampling {
+            temperature: Option<f64>,
+            seed: Option<serde::de::IgnoredAny>,
+        }
+        let Ok(sm) = serde_json::from_slice::<Sampling>(body) else {
+            return Plan::bypass();
+        };
+        let seeded = format == Format::Chat && sm.seed.is_some();
+        if sm.temperature != Some(0.0) && !seeded {
+            return Plan::bypass();
+        }
+    }
     let Ok(v) = serde_json::from_slice::<Value>(body) else {
         return Plan::bypass();
     };
-    if mode == CacheMode::Deterministic
-        && endpoint != Endpoint::Embeddings
-        && !key::deterministic(format, &v)
-    {
-        return Plan::bypass();
-    }
     let Some(target) = decision.targets.first() else {
         return Plan::bypass();
     };
@@ -214,7 +223,9 @@ pub(super) fn make(m: Made<'_>, json: Option<Bytes>, chunks: Option<Vec<Bytes>>)
     let now = now_ms();
     let t = m.tokens;
     let (stream, body, lens) = match (json, chunks) {
-        (Some(b), _) => (false, b, Vec::new()),
+        // A copy of its own: the body may be a slice of the connection's whole read buffer,
+        // which a cached entry would otherwise keep alive (measured: ~9 KB per entry).
+        (Some(b), _) => (false, Bytes::copy_from_slice(&b), Vec::new()),
         (None, Some(chunks)) => {
             let lens: Vec<usize> = chunks.iter().map(Bytes::len).collect();
             let mut all = Vec::with_capacity(lens.iter().sum());

@@ -128,6 +128,7 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
                 if let Some(mut r) =
                     super::cached::serve(&e, endpoint, facts.stream, cache.include_usage)
                 {
+                    s.cache.served(&e);
                     s.metrics.record_cache("hit");
                     log.alias = decision.alias.clone();
                     log.route = Some(e.meta.route.clone());
@@ -164,10 +165,14 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
                     set_header(&mut r, "x-request-id", &id);
                     return r;
                 }
+                s.cache.unserved();
             }
             Lookup::Miss(f) => flight = f,
         }
     }
+    // The entry an answer may be kept under belongs to the target the key was made for
+    // (budgets below may narrow the route to other entries).
+    let cache_target = decision.targets.first().cloned();
     let cache_word = if cache.key.is_some() && cache.lookup {
         "miss"
     } else {
@@ -313,7 +318,7 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
                 cache.key,
                 cache.store,
                 status,
-                decision.targets.first() == Some(&dispatched.target),
+                cache_target.as_ref() == Some(&dispatched.target),
             ) {
                 let tokens = tap.tokens().unwrap_or_default();
                 let made = super::cached::Made {
@@ -368,9 +373,7 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
             let keep = keep.filter(|_| dispatched.translated);
             let state = s.clone();
             let caching = match cache.key {
-                Some(key)
-                    if cache.store && decision.targets.first() == Some(&dispatched.target) =>
-                {
+                Some(key) if cache.store && cache_target.as_ref() == Some(&dispatched.target) => {
                     Some((key, cache.ttl, flight.take()))
                 }
                 _ => None,

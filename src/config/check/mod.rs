@@ -339,15 +339,24 @@ impl Checker<'_> {
                     );
                 }
             }
+            let cache = raw.cache.map(|c| {
+                if c.ttl.is_some_and(|t| t.is_zero()) {
+                    self.error(
+                        &format!("models.{name}.cache.ttl"),
+                        "must be longer than 0 (use `mode: off` to turn the cache off)",
+                    );
+                }
+                crate::cache::CachePolicy {
+                    mode: c.mode,
+                    ttl: c.ttl,
+                }
+            });
             out.push(Alias {
                 name,
                 route,
                 description: raw.description,
                 matches: raw.match_names,
-                cache: raw.cache.map(|c| crate::cache::CachePolicy {
-                    mode: c.mode,
-                    ttl: c.ttl,
-                }),
+                cache,
             });
         }
         out
