@@ -138,7 +138,7 @@ fn main() {
         "## 2. Memory per entry\n\nThe same fill traffic (distinct deterministic requests, wrk \
          c=32) through a fresh Lodestar with the cache on ({} requests) and off ({} requests):\n\n\
          | | |\n|---|---:|\n| entries cached | {stored} |\n| the memory tier's own count | {bytes} B \
-         ({:.0} B per entry: the ~300 B body + 256 B it charges for bookkeeping) |\n\
+         ({:.0} B per entry: the ~300 B body + the 1 KiB it charges for the rest) |\n\
          | RSS growth, cache on | {:.1} MiB |\n| RSS growth, cache off | {:.1} MiB |\n\
          | difference per entry | {per_entry:.0} B |\n",
         grown[0].1,

@@ -55,6 +55,7 @@ fn main() {
         .ok()
         .and_then(|s| s.trim_end_matches('s').parse().ok())
         .unwrap_or(5);
+    let nproc = std::thread::available_parallelism().map_or(1, |n| n.get());
     let placement = Placement::decide();
     placement.pin_self();
     let scratch = ScratchDir::new();
@@ -70,9 +71,7 @@ fn main() {
         "# Ledger benchmark\n\n- Command: `BENCH_SECONDS={seconds} cargo bench --bench ledger`\n- \
          Machine: nproc {}; placement as proxy_load (wrk on CPU {:?}, upstream and lodestar on \
          CPU {:?}, LODESTAR_WORKER_THREADS=1 when pinned)\n",
-        std::thread::available_parallelism().map_or(1, |n| n.get()),
-        placement.load_cpu,
-        placement.server_cpu,
+        nproc, placement.load_cpu, placement.server_cpu,
     );
     // `BENCH_ONLY=record|queries|lookups` runs one part (quick A/B); the docs quote a full run.
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();

@@ -248,3 +248,70 @@ fn prices_import_reads_litellms_file_and_show_uses_it() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read /nonexistent.json"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cache_stats_and_clear_work_with_and_without_a_running_server() {
+    let up = TestUpstream::start().await;
+    let home = support::temp_dir("cache-cli");
+    let db = home.join("lodestar.db");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let yaml = format!(
+        "server: {{ listen: \"{listen}\" }}\n{}",
+        config(&up.url(), &db)
+    );
+    let cfg = support::write_config(&home, &yaml);
+    let mut cmd = lodestar(&home);
+    cmd.arg("--config").arg(&cfg);
+    let (mut child, url, _) = support::bin::serve_on(&mut cmd, &home.join("err.log"), &listen, &[]);
+    let client = support::http_client();
+    let body = serde_json::json!({"model": "priced", "temperature": 0,
+                                  "messages": [{"role": "user", "content": "cache me"}]});
+    for _ in 0..2 {
+        let r = client
+            .post(format!("{url}/v1/chat/completions"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        r.bytes().await.unwrap();
+    }
+    let stats = || {
+        let mut c = lodestar(&home);
+        c.arg("--config")
+            .arg(&cfg)
+            .args(["cache", "stats", "--json"]);
+        serde_json::from_str::<Value>(&run(&mut c)).unwrap()
+    };
+    // The running server answers: its memory tier and counters.
+    let live = stats();
+    assert_eq!(live["memory_entries"], 1, "{live}");
+    assert_eq!(live["hits"], 1, "{live}");
+    let mut c = lodestar(&home);
+    c.arg("--config").arg(&cfg).args(["cache", "clear"]);
+    assert!(run(&mut c).contains("in the running server"));
+    assert_eq!(stats()["memory_entries"], 0);
+    let r = client
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-lodestar-cache"], "miss", "cleared");
+    r.bytes().await.unwrap();
+    assert!(terminate(&mut child).success());
+    // With the server gone, the numbers come from the database: its disk entry, and the hit
+    // in the ledger with what it saved.
+    let offline = stats();
+    assert_eq!(offline["disk_entries"], 1, "{offline}");
+    assert_eq!(offline["hits"], 1, "{offline}");
+    assert!((offline["saved_usd"].as_f64().unwrap() - 0.00588).abs() < 1e-12);
+    let mut c = lodestar(&home);
+    c.arg("--config").arg(&cfg).args(["cache", "clear"]);
+    assert!(run(&mut c).contains("cleared the disk tier"));
+    assert_eq!(stats()["disk_entries"], 0);
+}

@@ -27,8 +27,19 @@ pub fn lodestar(home: &Path) -> Command {
 /// (Callers reap the child with `terminate`.)
 #[allow(clippy::zombie_processes)]
 pub fn serve(cmd: &mut Command, stderr_to: &Path, extra: &[&str]) -> (Child, String, Vec<String>) {
+    serve_on(cmd, stderr_to, "127.0.0.1:0", extra)
+}
+
+/// `serve` listening on `listen`.
+#[allow(clippy::zombie_processes)]
+pub fn serve_on(
+    cmd: &mut Command,
+    stderr_to: &Path,
+    listen: &str,
+    extra: &[&str],
+) -> (Child, String, Vec<String>) {
     let mut child = cmd
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--listen", listen])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(stderr_to).unwrap())
