@@ -229,6 +229,30 @@ async fn json_and_streams_are_served_from_each_other() {
         .collect();
     assert_eq!(streamed, j["content"][0]["text"].as_str().unwrap());
     assert_eq!(up.calls(), 2);
+
+    // Responses: JSON first, then a stream built from it (the same id in every event).
+    let rq = json!({"model": "claude", "temperature": 0, "instructions": "be brief",
+                    "input": "responses json first"});
+    let j: Value = send(&p, "/v1/responses", &rq, &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut rs = rq.clone();
+    rs["stream"] = json!(true);
+    let r = send(&p, "/v1/responses", &rs, &[]).await;
+    assert_eq!(cache_of(&r), "hit");
+    let events = support::proxy::sse_events(r).await;
+    let (last_kind, last) = events.last().unwrap();
+    assert_eq!(last_kind, "response.completed");
+    assert_eq!(last["response"]["id"], j["id"]);
+    assert_eq!(events[0].1["response"]["id"], j["id"]);
+    assert_eq!(last["response"]["instructions"], "be brief");
+    assert_eq!(
+        last["response"]["output"][0]["content"][0]["text"],
+        j["output"][0]["content"][0]["text"]
+    );
+    assert_eq!(up.calls(), 3);
 }
 
 #[tokio::test]
@@ -458,17 +482,7 @@ async fn a_hit_is_in_the_ledger_at_no_cost_with_what_it_saved() {
         .await
         .unwrap();
     }
-    let store = p.handle.ledger().store().unwrap().clone();
-    let mut rows = Vec::new();
-    for _ in 0..100 {
-        store.flush().await;
-        let v: Value = p.get("/admin/api/requests").await.json().await.unwrap();
-        rows = v["requests"].as_array().unwrap().clone();
-        if rows.len() == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let rows = p.ledger_rows(2).await;
     let (hit, live) = (&rows[0], &rows[1]);
     assert_eq!(hit["cache_hit"], true);
     assert_eq!(live["cache_hit"], false);

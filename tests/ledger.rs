@@ -8,8 +8,6 @@
 
 mod support;
 
-use std::time::Duration;
-
 use lodestar::events::Event;
 use serde_json::{Value, json};
 use support::proxy::{Proxy, chat_body, route_of, sse_data};
@@ -53,20 +51,8 @@ async fn get_json(p: &Proxy, path: &str) -> Value {
     r.json().await.unwrap()
 }
 
-/// The ledger's rows, newest first, once there are at least `n` (rows are written by a
-/// background thread; each poll first waits for it to commit what it has).
 async fn rows(p: &Proxy, n: usize) -> Vec<Value> {
-    let store = p.handle.ledger().store().unwrap().clone();
-    for _ in 0..250 {
-        store.flush().await;
-        let v = get_json(p, "/admin/api/requests?limit=1000").await;
-        let rows = v["requests"].as_array().unwrap().clone();
-        if rows.len() >= n {
-            return rows;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the ledger never reached {n} rows");
+    p.ledger_rows(n).await
 }
 
 fn tokens(row: &Value) -> [i64; 6] {

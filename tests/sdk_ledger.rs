@@ -11,16 +11,7 @@ use support::upstream::TestUpstream;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn budgets_and_stream_usage_through_the_official_sdks() {
-    let python = std::env::var("LODESTAR_PYTHON").unwrap_or_else(|_| "python3".into());
-    let probe = std::process::Command::new(&python)
-        .args(["-c", "import openai, anthropic"])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
-    assert!(
-        probe.status.success(),
-        "the SDK packages are missing for {python}: run `{python} -m pip install -r \
-         tests/sdk/requirements.txt` (or point LODESTAR_PYTHON at a venv's python)"
-    );
+    let python = support::sdk::python("openai, anthropic");
     let up = TestUpstream::start().await;
     let u = up.url();
     let proxy = Proxy::start(&format!(
@@ -41,35 +32,9 @@ budgets:
 "#
     ))
     .await;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/test_ledger_sdk.py");
-    let out = tokio::process::Command::new(&python)
-        .arg(script)
-        .env("LODESTAR_BASE_URL", &proxy.url)
-        .env_remove("OPENAI_BASE_URL")
-        .env_remove("ANTHROPIC_BASE_URL")
-        .output()
-        .await
-        .unwrap();
-    let report = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "SDK tests failed:\n{report}");
-    assert!(report.contains("OK"), "{report}");
+    support::sdk::run_script(&python, "test_ledger_sdk.py", &proxy.url).await;
     // Every request that reached the upstream is in the ledger; refused ones never reached it.
-    let store = proxy.handle.ledger().store().unwrap().clone();
-    let mut recorded = 0;
-    for _ in 0..250 {
-        store.flush().await;
-        let v: serde_json::Value = proxy
-            .get("/admin/api/requests?limit=100")
-            .await
-            .json()
-            .await
-            .unwrap();
-        recorded = v["requests"].as_array().unwrap().len();
-        if recorded == up.calls() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let recorded = proxy.ledger_rows(up.calls()).await.len();
     assert_eq!(recorded, up.calls());
     assert_eq!(
         up.calls(),

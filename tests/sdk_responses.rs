@@ -21,19 +21,8 @@ const MESSAGES: &str = "/v1/messages";
 /// The two route families the script runs every case on: (name in the markers, upstream path).
 const TARGETS: [(&str, &str); 2] = [("chat", CHAT), ("anthropic", MESSAGES)];
 
-/// The Python to run the SDK with: `LODESTAR_PYTHON`, else `python3`; it must import `openai`.
 fn python() -> String {
-    let python = std::env::var("LODESTAR_PYTHON").unwrap_or_else(|_| "python3".into());
-    let probe = std::process::Command::new(&python)
-        .args(["-c", "import openai"])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
-    assert!(
-        probe.status.success(),
-        "the `openai` package is missing for {python}: run `{python} -m pip install -r \
-         tests/sdk/requirements.txt` (or point LODESTAR_PYTHON at a venv's python)"
-    );
-    python
+    support::sdk::python("openai")
 }
 
 fn config(u: &str) -> String {

@@ -129,21 +129,18 @@ pub(crate) fn json_from_stream(format: Format, sse: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// The answer as a stream (for a streaming request) rebuilt from a cached JSON answer.
-/// Responses answers are not rebuilt (their JSON is not read back into the hub): None.
+/// `groups`: a Responses request's tools and settings (namespaced and custom tools' calls are
+/// given back as the client declared them; the settings are echoed).
 pub(crate) fn stream_from_json(
     format: Format,
     json: &[u8],
     include_usage: bool,
+    groups: ToolGroups,
 ) -> Option<Vec<u8>> {
-    if format == Format::Responses {
-        return None;
-    }
     let reply = format.parse_reply(json)?;
-    let mut enc = format.encoder(
-        include_usage,
-        reply.usage.input_tokens,
-        ToolGroups::default(),
-    );
+    let mut enc = format.encoder(include_usage, reply.usage.input_tokens, groups);
+    // The cached response's own id, in every event.
+    enc.set_response_id(reply.id.clone());
     let mut out = String::new();
     for ev in events_of(&reply) {
         for frame in enc.encode(ev) {

@@ -20,7 +20,7 @@ use crate::ledger::usage::has_usage_object;
 use crate::providers::Endpoint;
 use crate::router::RouteDecision;
 use crate::store::now_ms;
-use crate::translate::Format;
+use crate::translate::{Format, ToolGroups};
 
 /// What the cache does for one request.
 pub(super) struct Plan {
@@ -141,6 +141,7 @@ pub(super) fn serve(
     endpoint: Endpoint,
     want_stream: bool,
     include_usage: bool,
+    request: &[u8],
 ) -> Option<Response> {
     let format = entry.format()?;
     let convertible = matches!(
@@ -167,10 +168,23 @@ pub(super) fn serve(
             (Body::from_stream(futures_util::stream::iter(it)), true)
         }
         (false, true) if convertible => (Body::from(json_from_stream(format, &entry.body)?), false),
-        (true, false) if convertible => (
-            Body::from(stream_from_json(format, &entry.body, include_usage)?),
-            true,
-        ),
+        (true, false) if convertible => {
+            let groups = match format {
+                Format::Responses => {
+                    ToolGroups::of(&format.parse_request(request).ok()?).echoing(request)
+                }
+                _ => ToolGroups::default(),
+            };
+            (
+                Body::from(stream_from_json(
+                    format,
+                    &entry.body,
+                    include_usage,
+                    groups,
+                )?),
+                true,
+            )
+        }
         _ => return None,
     };
     let mut r = Response::new(body);

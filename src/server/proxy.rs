@@ -74,6 +74,31 @@ impl LogLine {
     }
 }
 
+impl LogLine {
+    /// What the ledger needs of a request that is about to be answered.
+    fn opened(
+        &self,
+        project: &str,
+        decision: &RouteDecision,
+        stream: bool,
+        body: bytes::Bytes,
+        reservation: Option<crate::ledger::Reservation>,
+    ) -> Opened {
+        Opened {
+            ts_ms: crate::store::now_ms() - self.started.elapsed().as_millis() as i64,
+            started: self.started,
+            request_id: self.id.clone(),
+            project: project.to_string(),
+            endpoint: self.endpoint,
+            alias: decision.alias.clone().unwrap_or_default(),
+            rule: decision.rule.clone().unwrap_or_default(),
+            stream,
+            body,
+            reservation,
+        }
+    }
+}
+
 /// Milliseconds with two decimals, for log lines people read.
 fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e5).round() / 100.0
@@ -126,7 +151,7 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
         match s.cache.lookup(key).await {
             Lookup::Hit(e) => {
                 if let Some(mut r) =
-                    super::cached::serve(&e, endpoint, facts.stream, cache.include_usage)
+                    super::cached::serve(&e, endpoint, facts.stream, cache.include_usage, &body)
                 {
                     s.cache.served(&e);
                     s.metrics.record_cache("hit");
@@ -135,19 +160,7 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
                     log.ttfb = Some(log.started.elapsed());
                     log.emit(200, "ok (cache hit)", &s.events);
                     s.ledger.record_hit(
-                        Opened {
-                            ts_ms: crate::store::now_ms()
-                                - log.started.elapsed().as_millis() as i64,
-                            started: log.started,
-                            request_id: id.clone(),
-                            project: project.clone(),
-                            endpoint,
-                            alias: decision.alias.clone().unwrap_or_default(),
-                            rule: decision.rule.clone().unwrap_or_default(),
-                            stream: facts.stream,
-                            body: bytes::Bytes::new(),
-                            reservation: None,
-                        },
+                        log.opened(&project, &decision, facts.stream, bytes::Bytes::new(), None),
                         Closed {
                             target: Target {
                                 provider: e.meta.provider.clone(),
@@ -228,18 +241,7 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
         }
         response_id = Some(format!("resp_{}", super::unique_suffix()));
     }
-    let opened = Opened {
-        ts_ms: crate::store::now_ms() - log.started.elapsed().as_millis() as i64,
-        started: log.started,
-        request_id: id.clone(),
-        project: project.clone(),
-        endpoint,
-        alias: decision.alias.clone().unwrap_or_default(),
-        rule: decision.rule.clone().unwrap_or_default(),
-        stream: facts.stream,
-        body: body.clone(),
-        reservation,
-    };
+    let opened = log.opened(&project, &decision, facts.stream, body.clone(), reservation);
     let call = ProxyCall {
         endpoint,
         stream: facts.stream,

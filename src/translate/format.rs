@@ -105,7 +105,8 @@ impl Format {
         match self {
             Format::Chat => chat::parse_reply(body),
             Format::Messages => messages::parse_reply(body),
-            Format::Responses => None,
+            // Only Lodestar's own response objects are read back (cached answers).
+            Format::Responses => responses::parse_reply(body),
         }
     }
 

@@ -66,6 +66,14 @@ class Cache(unittest.TestCase):
         self.assertEqual(again.output_text, streamed.output_text)
         self.assertEqual(again.id, streamed.id)
 
+    def test_responses_json_then_stream(self):
+        kw = dict(model="chat", temperature=0, input="responses json then stream", store=False)
+        first = oa().responses.create(**kw)
+        with oa().responses.stream(**kw) as s:
+            final = s.get_final_response()
+        self.assertEqual(final.output_text, first.output_text)
+        self.assertEqual(final.id, first.id)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

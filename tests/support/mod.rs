@@ -8,6 +8,7 @@
 
 pub mod bin;
 pub mod proxy;
+pub mod sdk;
 pub mod tls;
 pub mod upstream;
 mod upstream_anthropic;

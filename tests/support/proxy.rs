@@ -77,6 +77,27 @@ impl Proxy {
         self.post("/v1/chat/completions", &body).await
     }
 
+    /// The ledger's rows (`/admin/api/requests`), newest first, once there are at least `n`:
+    /// rows are written by a background thread, so each poll first waits for it to commit.
+    pub async fn ledger_rows(&self, n: usize) -> Vec<Value> {
+        let store = self.handle.ledger().store().unwrap().clone();
+        for _ in 0..250 {
+            store.flush().await;
+            let v: Value = self
+                .get("/admin/api/requests?limit=1000")
+                .await
+                .json()
+                .await
+                .unwrap();
+            let rows = v["requests"].as_array().unwrap().clone();
+            if rows.len() >= n {
+                return rows;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("the ledger never reached {n} rows");
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path}", self.url))

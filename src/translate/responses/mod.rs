@@ -10,7 +10,7 @@
 mod reply;
 mod stream;
 
-pub(crate) use reply::{build_reply, error_body};
+pub(crate) use reply::{build_reply, error_body, parse_reply};
 pub(crate) use stream::{ResponsesStreamEncoder, error_event};
 
 use serde_json::{Map, Value, json};

@@ -208,6 +208,86 @@ pub(crate) fn build_reply(reply: &Reply, groups: &ToolGroups) -> String {
     .to_string()
 }
 
+/// A response object (one Lodestar wrote, e.g. a cached answer) back into the hub: its
+/// reasoning summaries, text, function and custom tool calls, stop and usage. `None` when the
+/// body is not a completed response object.
+pub(crate) fn parse_reply(body: &[u8]) -> Option<Reply> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    if v["object"] != "response" {
+        return None;
+    }
+    let mut content = Vec::new();
+    for item in v["output"].as_array()? {
+        let s = |k: &str| item[k].as_str().unwrap_or_default().to_string();
+        match item["type"].as_str() {
+            Some("reasoning") => {
+                let text: Vec<&str> = item["summary"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| p["text"].as_str())
+                    .collect();
+                content.push(Block::Thinking {
+                    text: text.join("\n\n"),
+                    signature: None,
+                });
+            }
+            Some("message") => {
+                let text: String = item["content"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| p["text"].as_str())
+                    .collect();
+                content.push(Block::Text(text));
+            }
+            Some("function_call") => {
+                let name = match item["namespace"].as_str() {
+                    Some(ns) => format!("{ns}{}{}", super::NAMESPACE_SEP, s("name")),
+                    None => s("name"),
+                };
+                content.push(Block::ToolCall {
+                    id: s("call_id"),
+                    name,
+                    arguments: s("arguments"),
+                });
+            }
+            Some("custom_tool_call") => content.push(Block::ToolCall {
+                id: s("call_id"),
+                name: s("name"),
+                arguments: json!({ "input": s("input") }).to_string(),
+            }),
+            _ => {}
+        }
+    }
+    let u = &v["usage"];
+    let n = |p: &str| u.pointer(p).and_then(Value::as_u64).unwrap_or(0);
+    let calls = content.iter().any(|b| matches!(b, Block::ToolCall { .. }));
+    let stop = match (
+        v["status"].as_str(),
+        v["incomplete_details"]["reason"].as_str(),
+    ) {
+        (Some("incomplete"), Some("max_output_tokens")) => StopReason::MaxTokens,
+        (Some("incomplete"), Some("content_filter")) => StopReason::Refusal,
+        _ if calls => StopReason::ToolUse,
+        _ => StopReason::EndTurn,
+    };
+    Some(Reply {
+        id: v["id"].as_str()?.to_string(),
+        model: v["model"].as_str().unwrap_or_default().to_string(),
+        content,
+        stop,
+        stop_sequence: None,
+        usage: Usage {
+            input_tokens: n("/input_tokens"),
+            output_tokens: n("/output_tokens"),
+            cache_read_tokens: n("/input_tokens_details/cached_tokens"),
+            reasoning_tokens: n("/output_tokens_details/reasoning_tokens"),
+            ..Usage::default()
+        },
+    })
+}
+
 /// A Responses (OpenAI) error body for an error of `status`.
 pub(crate) fn error_body(status: u16, message: &str) -> Value {
     crate::translate::chat::error_body(status, message)
