@@ -137,8 +137,14 @@ impl Engine {
             tracker.clone(),
         ));
 
+        let breakers = Arc::new(crate::health::Breakers::new(config.health, events.clone()));
         let state = Arc::new(AppState {
-            dispatcher: Dispatcher::new(providers.clone(), config.routing.max_retry_wait),
+            dispatcher: Dispatcher::new(
+                providers.clone(),
+                config.routing.max_retry_wait,
+                breakers.clone(),
+            ),
+            breakers,
             config,
             catalog: catalog.clone(),
             catalog_ready: ready_rx,

@@ -13,8 +13,19 @@ pub enum Event {
     RequestFinished(RequestSummary),
     /// Spend crossed a budget's soft threshold (once per threshold per period).
     BudgetThreshold(BudgetAlert),
+    /// A route entry's circuit opened (once per outage) or closed again.
+    Circuit(CircuitChange),
     /// The engine is shutting down.
     ShuttingDown,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CircuitChange {
+    /// `provider/model`.
+    pub target: String,
+    pub state: crate::health::BreakerState,
+    /// What made it open (redacted as logged).
+    pub last_error: Option<String>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

@@ -12,6 +12,7 @@ pub mod config;
 pub(crate) mod dispatch;
 pub(crate) mod engine;
 pub mod events;
+pub mod health;
 pub mod ledger;
 pub mod logging;
 pub mod metrics;

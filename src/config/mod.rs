@@ -39,6 +39,8 @@ pub struct Config {
     /// In file order.
     pub budgets: Vec<crate::ledger::BudgetConfig>,
     pub cache: crate::cache::CacheConfig,
+    /// Circuit breakers (`health:`).
+    pub health: crate::health::BreakerConfig,
     /// 1-based line of each dotted key that the file set (absent: a default).
     pub lines: HashMap<String, usize>,
 }

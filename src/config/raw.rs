@@ -159,6 +159,15 @@ pub(crate) struct RawCachePolicy {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub(crate) struct RawHealth {
+    /// Consecutive failures that open an entry's circuit; 0 turns breakers off.
+    pub failures: Option<u32>,
+    #[serde(default, with = "humantime_serde")]
+    pub open_for: Option<Duration>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct RawCache {
     pub mode: Option<crate::cache::CacheMode>,
     #[serde(default, with = "humantime_serde")]

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::config::Target;
+use crate::health::{Admission, Breakers};
 use crate::providers::{Endpoint, Providers};
 use crate::translate::{Conversation, Format, OnUnsupported, TranslateError};
 use reqwest::header::HeaderMap;
@@ -117,6 +118,8 @@ pub(crate) enum DispatchError {
     /// Every target failed before sending a byte.
     AllFailed {
         attempts: Vec<AttemptRecord>,
+        /// Entries not tried: their circuit is open, or they are cooling down after a 429.
+        skipped: Vec<AttemptRecord>,
         /// The status to answer with: 429 when every failure was a rate limit, 504 when every
         /// one was a timeout, else 502.
         status: u16,
@@ -162,13 +165,19 @@ const MAX_RETRY_ROUNDS: u32 = 2;
 pub(crate) struct Dispatcher {
     providers: Arc<Providers>,
     max_retry_wait: Duration,
+    breakers: Arc<Breakers>,
 }
 
 impl Dispatcher {
-    pub(crate) fn new(providers: Arc<Providers>, max_retry_wait: Duration) -> Self {
+    pub(crate) fn new(
+        providers: Arc<Providers>,
+        max_retry_wait: Duration,
+        breakers: Arc<Breakers>,
+    ) -> Self {
         Self {
             providers,
             max_retry_wait,
+            breakers,
         }
     }
 
@@ -185,10 +194,21 @@ impl Dispatcher {
         let mut waited = Duration::ZERO;
         let mut rounds = 0;
         let mut untranslatable: Option<TranslateError> = None;
+        let mut skipped: Vec<AttemptRecord> = Vec::new();
         let mut round: Vec<&Target> = targets.iter().collect();
+        let mut first_round = true;
         while !round.is_empty() {
             let mut again: Vec<(&Target, Duration)> = Vec::new();
             for target in round {
+                // New requests skip entries known to be down; a retry after Retry-After does
+                // not ask (it waited for exactly that).
+                if first_round && let Admission::Skip(why) = self.breakers.admit(target) {
+                    skipped.push(AttemptRecord {
+                        target: target.clone(),
+                        failure: why,
+                    });
+                    continue;
+                }
                 let Some(provider) = self.providers.get(&target.provider) else {
                     failed.push(AttemptRecord {
                         target: target.clone(),
@@ -202,6 +222,7 @@ impl Dispatcher {
                         dropped,
                         translated,
                     }) => {
+                        self.breakers.success(target);
                         return Ok(Dispatched {
                             target: target.clone(),
                             answer,
@@ -217,6 +238,11 @@ impl Dispatcher {
                         kind,
                     }) => {
                         tracing::debug!(target = %target, why = %why, "attempt failed");
+                        if kind == FailureKind::RateLimited {
+                            self.breakers.rate_limited(target, retry_after);
+                        } else {
+                            self.breakers.failure(target, &why);
+                        }
                         failed.push(AttemptRecord {
                             target: target.clone(),
                             failure: why,
@@ -227,6 +253,8 @@ impl Dispatcher {
                         }
                     }
                     Err(Failure::Refused { status, body }) => {
+                        // The entry is up: it answered, refusing the request itself.
+                        self.breakers.success(target);
                         return Err(DispatchError::Refused {
                             target: target.clone(),
                             status,
@@ -250,6 +278,7 @@ impl Dispatcher {
                 break;
             };
             let wait = wait.max(MIN_RETRY_WAIT);
+            first_round = false;
             rounds += 1;
             if rounds > MAX_RETRY_ROUNDS || waited + wait > self.max_retry_wait {
                 break;
@@ -266,7 +295,10 @@ impl Dispatcher {
         if let (true, Some(e)) = (kinds.is_empty(), untranslatable) {
             return Err(DispatchError::Translate(e));
         }
-        let status = if !kinds.is_empty() && kinds.iter().all(|k| *k == FailureKind::RateLimited) {
+        let status = if kinds.is_empty() && failed.is_empty() && !skipped.is_empty() {
+            // Nothing was tried: every entry is known to be down or cooling down.
+            503
+        } else if !kinds.is_empty() && kinds.iter().all(|k| *k == FailureKind::RateLimited) {
             429
         } else if !kinds.is_empty() && kinds.iter().all(|k| *k == FailureKind::Timeout) {
             504
@@ -275,6 +307,7 @@ impl Dispatcher {
         };
         Err(DispatchError::AllFailed {
             attempts: failed,
+            skipped,
             status,
         })
     }

@@ -27,6 +27,7 @@ pub(super) fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/admin/api/budgets", get(budgets))
         .route("/admin/api/requests", get(requests))
         .route("/admin/api/cache", get(cache_stats).delete(cache_clear))
+        .route("/admin/api/health", get(health))
         .layer(axum::middleware::from_fn_with_state(state, local_only))
 }
 
@@ -43,6 +44,12 @@ async fn metrics(State(s): State<Arc<AppState>>) -> impl IntoResponse {
             s.metrics.render()
         },
     )
+}
+
+/// Route entries whose circuit is not cleanly closed (open, half-open, cooling down, or
+/// counting failures).
+async fn health(State(s): State<Arc<AppState>>) -> Response {
+    Json(json!({ "entries": s.breakers.snapshot() })).into_response()
 }
 
 async fn cache_stats(State(s): State<Arc<AppState>>) -> Response {

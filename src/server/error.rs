@@ -79,9 +79,14 @@ impl From<RouteError> for ApiError {
 impl From<DispatchError> for ApiError {
     fn from(e: DispatchError) -> Self {
         match e {
-            DispatchError::AllFailed { attempts, status } => {
+            DispatchError::AllFailed {
+                attempts,
+                skipped,
+                status,
+            } => {
                 let tried: Vec<String> = attempts
                     .iter()
+                    .chain(&skipped)
                     .map(|a| format!("{} ({})", a.target, a.failure))
                     .collect();
                 Self {
@@ -90,6 +95,7 @@ impl From<DispatchError> for ApiError {
                     code: Some(match status {
                         429 => "rate_limited",
                         504 => "upstream_timeout",
+                        503 => "all_upstreams_down",
                         _ => "all_upstreams_failed",
                     }),
                     param: None,

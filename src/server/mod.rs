@@ -51,6 +51,7 @@ pub(crate) struct AppState {
     pub ledger: Arc<crate::ledger::Ledger>,
     pub metrics: Arc<crate::metrics::Metrics>,
     pub cache: Arc<crate::cache::Cache>,
+    pub breakers: Arc<crate::health::Breakers>,
     /// Why the database could not be opened, if it could not.
     pub storage_error: Option<String>,
 }

@@ -284,7 +284,9 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
         }
         Err(e) => {
             match &e {
-                DispatchError::AllFailed { attempts, status } if !attempts.is_empty() => {
+                DispatchError::AllFailed {
+                    attempts, status, ..
+                } if !attempts.is_empty() => {
                     log.fallbacks = attempts.len().saturating_sub(1);
                     let last = &attempts[attempts.len() - 1];
                     s.ledger.record(

@@ -26,6 +26,7 @@ const TOP_KEYS: &[&str] = &[
     "storage",
     "budgets",
     "cache",
+    "health",
 ];
 
 struct Checker<'a> {
@@ -107,6 +108,16 @@ pub(super) fn check(
     let storage = c.storage(section("storage"));
     let budgets = c.budgets(section("budgets"), &declared_aliases);
     let cache = c.cache(section("cache"));
+    let health = c
+        .de::<raw::RawHealth>(section("health"), "health")
+        .map(|h| {
+            let d = crate::health::BreakerConfig::default();
+            crate::health::BreakerConfig {
+                failures: h.failures.unwrap_or(d.failures),
+                open_for: h.open_for.unwrap_or(d.open_for),
+            }
+        })
+        .unwrap_or_default();
 
     if c.errors.is_empty() {
         Ok(Config {
@@ -119,6 +130,7 @@ pub(super) fn check(
             storage,
             budgets,
             cache,
+            health,
             lines: c.lines,
         })
     } else {

@@ -1,0 +1,240 @@
+//! Circuit breakers. An entry is `Closed` until `failures` consecutive retryable failures
+//! (connect errors, timeouts, 5xx) open it; while `Open` it is skipped without a request; after
+//! `open_for` one request is let through as a trial (`HalfOpen`): success closes it, failure
+//! opens it again. A 429 does not count as a failure: the entry cools down for its
+//! `Retry-After` (skipped by new requests until then) and is otherwise healthy.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tokio::sync::broadcast;
+
+use crate::config::Target;
+use crate::events::{CircuitChange, Event};
+use crate::store::lock;
+
+/// `health.breaker` in the config.
+#[derive(Debug, Clone, Copy)]
+pub struct BreakerConfig {
+    /// Consecutive failures that open an entry's circuit (0: breakers off).
+    pub failures: u32,
+    /// How long an open circuit skips its entry before a trial request.
+    pub open_for: Duration,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        Self {
+            failures: 5,
+            open_for: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What an entry's breaker says now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakerState {
+    Closed,
+    Open,
+    HalfOpen,
+    /// Rate limited: skipped until its `Retry-After` has passed.
+    CoolingDown,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    state: BreakerState,
+    failures: u32,
+    /// Open: when the trial may go; cooling down: when it ends.
+    until: Option<Instant>,
+    /// A half-open trial is in flight.
+    trial: bool,
+    last_error: Option<String>,
+}
+
+impl Default for Entry {
+    fn default() -> Self {
+        Self {
+            state: BreakerState::Closed,
+            failures: 0,
+            until: None,
+            trial: false,
+            last_error: None,
+        }
+    }
+}
+
+/// One entry's health, for the admin API and errors.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EntryHealth {
+    pub target: String,
+    pub state: BreakerState,
+    pub consecutive_failures: u32,
+    pub last_error: Option<String>,
+    /// Seconds until an open entry's trial or a cool-down's end.
+    pub retry_in_s: Option<f64>,
+}
+
+/// Whether an attempt at an entry may go now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    Go,
+    /// Skipped, and why (for the error if every entry is skipped).
+    Skip(String),
+}
+
+pub struct Breakers {
+    cfg: BreakerConfig,
+    entries: Mutex<HashMap<Target, Entry>>,
+    events: broadcast::Sender<Event>,
+}
+
+impl Breakers {
+    pub fn new(cfg: BreakerConfig, events: broadcast::Sender<Event>) -> Breakers {
+        Breakers {
+            cfg,
+            entries: Mutex::new(HashMap::new()),
+            events,
+        }
+    }
+
+    /// Before an attempt: go, or skip an open (or cooling) entry.
+    pub fn admit(&self, t: &Target) -> Admission {
+        if self.cfg.failures == 0 {
+            return Admission::Go;
+        }
+        let mut map = lock(&self.entries);
+        let Some(e) = map.get_mut(t) else {
+            return Admission::Go;
+        };
+        let now = Instant::now();
+        match e.state {
+            BreakerState::Closed => Admission::Go,
+            BreakerState::CoolingDown => match e.until {
+                Some(u) if now < u => Admission::Skip(format!(
+                    "rate limited, cooling down for {:.1}s more (Retry-After)",
+                    (u - now).as_secs_f64()
+                )),
+                _ => {
+                    e.state = BreakerState::Closed;
+                    e.until = None;
+                    Admission::Go
+                }
+            },
+            BreakerState::Open => match e.until {
+                Some(u) if now < u => Admission::Skip(format!(
+                    "circuit open after {} failures in a row (last: {}); next try in {:.1}s",
+                    e.failures,
+                    e.last_error.as_deref().unwrap_or("-"),
+                    (u - now).as_secs_f64()
+                )),
+                _ => {
+                    e.state = BreakerState::HalfOpen;
+                    e.trial = true;
+                    Admission::Go
+                }
+            },
+            BreakerState::HalfOpen if e.trial => Admission::Skip(format!(
+                "circuit half-open: a trial request is in flight (last error: {})",
+                e.last_error.as_deref().unwrap_or("-")
+            )),
+            BreakerState::HalfOpen => {
+                e.trial = true;
+                Admission::Go
+            }
+        }
+    }
+
+    /// The entry answered (or refused the request itself: it is up).
+    pub fn success(&self, t: &Target) {
+        if self.cfg.failures == 0 {
+            return;
+        }
+        let mut map = lock(&self.entries);
+        let Some(e) = map.get_mut(t) else {
+            return;
+        };
+        let was = e.state;
+        *e = Entry::default();
+        drop(map);
+        if matches!(was, BreakerState::Open | BreakerState::HalfOpen) {
+            tracing::info!(target = %t, "circuit closed: the entry answered again");
+            let _ = self.events.send(Event::Circuit(CircuitChange {
+                target: t.to_string(),
+                state: BreakerState::Closed,
+                last_error: None,
+            }));
+        }
+    }
+
+    /// The entry failed in a way the next entry may not (connect, timeout, 5xx, …).
+    pub fn failure(&self, t: &Target, why: &str) {
+        if self.cfg.failures == 0 {
+            return;
+        }
+        let mut map = lock(&self.entries);
+        let e = map.entry(t.clone()).or_default();
+        e.failures += 1;
+        e.last_error = Some(why.chars().take(300).collect());
+        e.trial = false;
+        let opens = match e.state {
+            BreakerState::HalfOpen => true,
+            _ => e.failures >= self.cfg.failures,
+        };
+        if !opens {
+            return;
+        }
+        let first = e.state != BreakerState::HalfOpen;
+        e.state = BreakerState::Open;
+        e.until = Some(Instant::now() + self.cfg.open_for);
+        let last_error = e.last_error.clone();
+        drop(map);
+        // One event per outage: a failed trial re-opens quietly.
+        if first {
+            tracing::warn!(target = %t, error = last_error.as_deref().unwrap_or("-"), "circuit opened");
+            let _ = self.events.send(Event::Circuit(CircuitChange {
+                target: t.to_string(),
+                state: BreakerState::Open,
+                last_error,
+            }));
+        }
+    }
+
+    /// A 429: skipped by new requests for `retry_after` (or `open_for` without one); not a
+    /// failure.
+    pub fn rate_limited(&self, t: &Target, retry_after: Option<Duration>) {
+        if self.cfg.failures == 0 {
+            return;
+        }
+        let mut map = lock(&self.entries);
+        let e = map.entry(t.clone()).or_default();
+        if e.state == BreakerState::Closed {
+            e.state = BreakerState::CoolingDown;
+            e.until = Some(Instant::now() + retry_after.unwrap_or(self.cfg.open_for));
+            e.last_error = Some("429 rate limited".into());
+        }
+    }
+
+    /// Every entry with a state other than a clean `Closed`.
+    pub fn snapshot(&self) -> Vec<EntryHealth> {
+        let now = Instant::now();
+        let map = lock(&self.entries);
+        let mut out: Vec<EntryHealth> = map
+            .iter()
+            .map(|(t, e)| EntryHealth {
+                target: t.to_string(),
+                state: e.state,
+                consecutive_failures: e.failures,
+                last_error: e.last_error.clone(),
+                retry_in_s: e
+                    .until
+                    .filter(|u| *u > now)
+                    .map(|u| (u - now).as_secs_f64()),
+            })
+            .collect();
+        out.sort_by(|a, b| a.target.cmp(&b.target));
+        out
+    }
+}
