@@ -6,8 +6,10 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
+use std::time::Duration;
 
 use crate::ledger::Tokens;
 
@@ -17,6 +19,31 @@ struct TokenLabels {
     model: String,
     project: String,
     kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    alias: String,
+    provider: String,
+    model: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    alias: String,
+    provider: String,
+    model: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AliasLabel {
+    alias: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TargetLabel {
+    target: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -46,6 +73,16 @@ pub struct Metrics {
     cache_saved: Counter<f64, AtomicU64>,
     cache_entries: Family<TierLabel, Gauge>,
     cache_bytes: Family<TierLabel, Gauge>,
+    requests_total: Family<RequestLabels, Counter>,
+    duration: Family<RouteLabels, Histogram>,
+    ttfb: Family<RouteLabels, Histogram>,
+    fallbacks: Family<AliasLabel, Counter>,
+    circuit: Family<TargetLabel, Gauge>,
+}
+
+/// Latency buckets: 1 ms to ~4.4 min, doubling.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 19))
 }
 
 impl Default for Metrics {
@@ -101,6 +138,40 @@ impl Metrics {
             "Bytes of cached answers, by tier",
             cache_bytes.clone(),
         );
+        let requests_total = Family::<RequestLabels, Counter>::default();
+        let duration =
+            Family::<RouteLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> _);
+        let ttfb =
+            Family::<RouteLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> _);
+        let fallbacks = Family::<AliasLabel, Counter>::default();
+        let circuit = Family::<TargetLabel, Gauge>::default();
+        registry.register(
+            "requests",
+            "Requests answered, by alias, the provider/model that answered (empty when none did) and HTTP status",
+            requests_total.clone(),
+        );
+        registry.register_with_unit(
+            "request_duration",
+            "Time from the request's arrival to the end of its answer (streams: the last byte)",
+            prometheus_client::registry::Unit::Seconds,
+            duration.clone(),
+        );
+        registry.register_with_unit(
+            "time_to_first_byte",
+            "Time from the request's arrival to the upstream's first byte",
+            prometheus_client::registry::Unit::Seconds,
+            ttfb.clone(),
+        );
+        registry.register(
+            "fallbacks",
+            "Route entries that failed before another answered (or all failed)",
+            fallbacks.clone(),
+        );
+        registry.register(
+            "circuit_state",
+            "Each route entry's circuit: 0 closed, 1 open, 2 half-open, 3 cooling down after a 429",
+            circuit.clone(),
+        );
         Self {
             registry,
             tokens,
@@ -111,6 +182,11 @@ impl Metrics {
             cache_saved,
             cache_entries,
             cache_bytes,
+            requests_total,
+            duration,
+            ttfb,
+            fallbacks,
+            circuit,
         }
     }
 
@@ -183,6 +259,63 @@ impl Metrics {
             self.cache_bytes
                 .get_or_create(&TierLabel { tier })
                 .set(bytes as i64);
+        }
+    }
+
+    /// One answered request (`route`: `provider/model`, empty when no entry answered).
+    pub fn record_request(
+        &self,
+        alias: &str,
+        route: &str,
+        status: u16,
+        latency: Duration,
+        ttfb: Option<Duration>,
+        fallbacks: usize,
+    ) {
+        let (provider, model) = route.split_once('/').unwrap_or(("", ""));
+        self.requests_total
+            .get_or_create(&RequestLabels {
+                alias: alias.to_string(),
+                provider: provider.to_string(),
+                model: model.to_string(),
+                status: status.to_string(),
+            })
+            .inc();
+        let labels = RouteLabels {
+            alias: alias.to_string(),
+            provider: provider.to_string(),
+            model: model.to_string(),
+        };
+        self.duration
+            .get_or_create(&labels)
+            .observe(latency.as_secs_f64());
+        if let Some(t) = ttfb {
+            self.ttfb.get_or_create(&labels).observe(t.as_secs_f64());
+        }
+        if fallbacks > 0 {
+            self.fallbacks
+                .get_or_create(&AliasLabel {
+                    alias: alias.to_string(),
+                })
+                .inc_by(fallbacks as u64);
+        }
+    }
+
+    /// The breakers' states, read when `/metrics` is scraped.
+    pub fn set_circuits(&self, entries: &[crate::health::EntryHealth]) {
+        use crate::health::BreakerState;
+        for e in entries {
+            let v = match e.state {
+                BreakerState::Closed => 0,
+                BreakerState::Open => 1,
+                BreakerState::HalfOpen => 2,
+                BreakerState::CoolingDown => 3,
+            };
+            self.circuit
+                .get_or_create(&TargetLabel {
+                    target: e.target.clone(),
+                })
+                .set(v);
         }
     }
 

@@ -177,3 +177,29 @@ async fn when_every_entry_is_down_the_error_names_each_ones_state() {
     assert_eq!(e["type"], "error");
     assert_eq!(e["error"]["type"], "overloaded_error");
 }
+
+#[tokio::test]
+async fn metrics_count_requests_latency_fallbacks_and_circuits() {
+    let up = TestUpstream::start().await;
+    let p = Proxy::start(&config(&up.url())).await;
+    for _ in 0..3 {
+        p.chat(chat_body("failing", "hi"))
+            .await
+            .bytes()
+            .await
+            .unwrap();
+    }
+    let text = p.get("/metrics").await.text().await.unwrap();
+    let has = |needle: &str| assert!(text.contains(needle), "missing {needle}:\n{text}");
+    has(r#"lodestar_requests_total{alias="failing",provider="a",model="backup",status="200"} 3"#);
+    has(
+        r#"lodestar_request_duration_seconds_count{alias="failing",provider="a",model="backup"} 3"#,
+    );
+    has(r#"lodestar_time_to_first_byte_seconds_bucket{le="#);
+    // Two failed tries of the first entry before it opened; the third request skipped it
+    // (a skip is not a failed try).
+    has(r#"lodestar_fallbacks_total{alias="failing"} 2"#);
+    has(r#"lodestar_circuit_state{target="a/m+fail_500"} 1"#);
+    has("# TYPE lodestar_request_duration_seconds histogram");
+    has("# UNIT lodestar_request_duration_seconds seconds");
+}

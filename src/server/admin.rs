@@ -41,6 +41,7 @@ async fn metrics(State(s): State<Arc<AppState>>) -> impl IntoResponse {
         )],
         {
             s.metrics.set_cache_size(&s.cache.stats());
+            s.metrics.set_circuits(&s.breakers.snapshot());
             s.metrics.render()
         },
     )

@@ -43,6 +43,7 @@ struct LogLine {
     fallbacks: usize,
     started: Instant,
     ttfb: Option<Duration>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl LogLine {
@@ -61,6 +62,14 @@ impl LogLine {
             latency_ms = ms(latency),
             ttfb_ms = self.ttfb.map(ms),
             "request"
+        );
+        self.metrics.record_request(
+            self.alias.as_deref().unwrap_or(""),
+            self.route.as_deref().unwrap_or(""),
+            status,
+            latency,
+            self.ttfb,
+            self.fallbacks,
         );
         if events.receiver_count() > 0 {
             let _ = events.send(Event::RequestFinished(RequestSummary {
@@ -118,6 +127,7 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
         fallbacks: 0,
         started: Instant::now(),
         ttfb: None,
+        metrics: s.metrics.clone(),
     };
     let body = match axum::body::to_bytes(body, super::BODY_LIMIT).await {
         Ok(b) => b,
