@@ -203,3 +203,32 @@ async fn metrics_count_requests_latency_fallbacks_and_circuits() {
     has("# TYPE lodestar_request_duration_seconds histogram");
     has("# UNIT lodestar_request_duration_seconds seconds");
 }
+
+#[tokio::test]
+async fn when_every_entry_fails_the_aliases_fallback_alias_answers() {
+    let up = TestUpstream::start().await;
+    let yaml = config(&up.url()) + "  safe-harbour: { route: [a/harbour] }\n";
+    let yaml = yaml.replace(
+        "  gone: { route: [dead/x, a/m2+fail_500] }",
+        "  gone: { route: [dead/x, a/m2+fail_500], fallback_alias: safe-harbour }",
+    );
+    let p = Proxy::start(&yaml).await;
+    for _ in 0..3 {
+        let r = p.chat(chat_body("gone", "x")).await;
+        assert_eq!(r.status(), 200, "answered by the fallback alias");
+        assert_eq!(route_of(&r), "a/harbour");
+    }
+    // A fallback to an alias that does not exist is a config error at load time.
+    let bad = yaml.replace("fallback_alias: safe-harbour", "fallback_alias: nowhere");
+    let err = lodestar::config::Config::from_yaml(
+        &bad,
+        lodestar::config::ConfigOrigin::File("t.yml".into()),
+        &|_| None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("models.gone.fallback_alias") && err.contains("nowhere"),
+        "{err}"
+    );
+}

@@ -193,6 +193,8 @@ pub struct Alias {
     pub matches: Vec<String>,
     /// This alias's own cache mode/TTL (over `cache:`).
     pub cache: Option<crate::cache::CachePolicy>,
+    /// Used when every entry of this alias failed or is down.
+    pub fallback_alias: Option<String>,
 }
 
 /// Whether `name` fits `pattern`, where `*` matches any run of characters.

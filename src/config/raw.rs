@@ -147,6 +147,8 @@ pub(crate) struct RawAlias {
     pub match_names: Vec<String>,
     /// This alias's own cache mode and TTL.
     pub cache: Option<RawCachePolicy>,
+    /// The alias to use when every entry of this one failed or is down.
+    pub fallback_alias: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

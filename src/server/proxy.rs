@@ -263,7 +263,24 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
         conv: std::sync::OnceLock::new(),
         response_id: response_id.clone(),
     };
-    let dispatched = match s.dispatcher.dispatch(&call, &decision.targets).await {
+    let mut result = s.dispatcher.dispatch(&call, &decision.targets).await;
+    // Self-healing: when every entry of the alias failed or is down, its `fallback_alias`.
+    if let Err(DispatchError::AllFailed { .. }) = &result
+        && let Some(fb) = decision
+            .alias
+            .as_deref()
+            .and_then(|a| s.config.alias(a))
+            .and_then(|a| a.fallback_alias.clone())
+    {
+        let mut f = facts.clone();
+        f.model = Some(fb.clone());
+        if let Ok(d) = decide(&s, &f).await {
+            tracing::info!(id = %id, from = decision.alias.as_deref().unwrap_or("-"), to = %fb, "every entry failed: using the fallback alias");
+            log.alias = d.alias.clone();
+            result = s.dispatcher.dispatch(&call, &d.targets).await;
+        }
+    }
+    let dispatched = match result {
         Ok(d) => d,
         Err(DispatchError::Refused {
             target,

@@ -286,6 +286,7 @@ impl Checker<'_> {
             }
         };
         let defined = || names(providers.iter().map(|p| p.name.as_str()));
+        let map_keys: Vec<String> = map.keys().cloned().collect();
         let mut out = Vec::new();
         for (name, value) in map {
             let key = format!("models.{name}");
@@ -363,12 +364,28 @@ impl Checker<'_> {
                     ttl: c.ttl,
                 }
             });
+            if let Some(fb) = &raw.fallback_alias {
+                let key = format!("models.{name}.fallback_alias");
+                let declared: Vec<&String> = map_keys.iter().collect();
+                if fb == &name {
+                    self.error(&key, "an alias cannot fall back to itself");
+                } else if !map_keys.contains(fb) {
+                    self.error(
+                        &key,
+                        &format!(
+                            "alias `{fb}` is not defined under `models:` (defined: {})",
+                            names(declared.iter().map(|s| s.as_str()))
+                        ),
+                    );
+                }
+            }
             out.push(Alias {
                 name,
                 route,
                 description: raw.description,
                 matches: raw.match_names,
                 cache,
+                fallback_alias: raw.fallback_alias,
             });
         }
         out
