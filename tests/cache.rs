@@ -58,6 +58,11 @@ fn cache_of(r: &reqwest::Response) -> String {
         .to_string()
 }
 
+/// What the cache did for one request (`x-lodestar-cache`), the body read to its end.
+async fn word(p: &Proxy, path: &str, body: &Value, headers: &[(&str, &str)]) -> String {
+    text(send(p, path, body, headers).await).await.0
+}
+
 async fn text(r: reqwest::Response) -> (String, String) {
     let c = cache_of(&r);
     (c, r.text().await.unwrap())
@@ -82,12 +87,7 @@ async fn a_deterministic_request_is_answered_from_the_cache_the_second_time() {
     // Not deterministic (default temperature 1): never cached.
     for _ in 0..2 {
         let body = json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}]});
-        assert_eq!(
-            text(send(&p, "/v1/chat/completions", &body, &[]).await)
-                .await
-                .0,
-            "bypass"
-        );
+        assert_eq!(word(&p, "/v1/chat/completions", &body, &[]).await, "bypass");
     }
     assert_eq!(up.calls(), 3);
 }
@@ -97,12 +97,7 @@ async fn what_changes_the_answer_never_collides_and_what_does_not_always_hits() 
     let up = TestUpstream::start().await;
     let p = Proxy::start(&config(&up.url(), "")).await;
     let base = chat("chat", "hi", 0.0);
-    assert_eq!(
-        text(send(&p, "/v1/chat/completions", &base, &[]).await)
-            .await
-            .0,
-        "miss"
-    );
+    assert_eq!(word(&p, "/v1/chat/completions", &base, &[]).await, "miss");
     // Field order and whitespace, and how the answer is delivered, do not matter.
     let reordered: Value = serde_json::from_str(
         r#"{ "messages": [ { "content": "hi", "role": "user" } ],
@@ -110,9 +105,7 @@ async fn what_changes_the_answer_never_collides_and_what_does_not_always_hits() 
     )
     .unwrap();
     assert_eq!(
-        text(send(&p, "/v1/chat/completions", &reordered, &[]).await)
-            .await
-            .0,
+        word(&p, "/v1/chat/completions", &reordered, &[]).await,
         "hit"
     );
     let mut tools = base.clone();
@@ -138,22 +131,16 @@ async fn what_changes_the_answer_never_collides_and_what_does_not_always_hits() 
     // `mode: all` on an alias: any temperature is cached, and different ones differ.
     for t in [0.2, 0.3] {
         assert_eq!(
-            text(send(&p, "/v1/chat/completions", &chat("everything", "x", t), &[]).await)
-                .await
-                .0,
+            word(&p, "/v1/chat/completions", &chat("everything", "x", t), &[]).await,
             "miss"
         );
         assert_eq!(
-            text(send(&p, "/v1/chat/completions", &chat("everything", "x", t), &[]).await)
-                .await
-                .0,
+            word(&p, "/v1/chat/completions", &chat("everything", "x", t), &[]).await,
             "hit"
         );
     }
     assert_eq!(
-        text(send(&p, "/v1/chat/completions", &chat("never", "x", 0.0), &[]).await)
-            .await
-            .0,
+        word(&p, "/v1/chat/completions", &chat("never", "x", 0.0), &[]).await,
         "bypass"
     );
 }
@@ -263,26 +250,20 @@ async fn cache_control_from_the_client_is_honoured() {
     let path = "/v1/chat/completions";
     // no-store: answered, not kept.
     assert_eq!(
-        text(send(&p, path, &body, &[("cache-control", "no-store")]).await)
-            .await
-            .0,
+        word(&p, path, &body, &[("cache-control", "no-store")]).await,
         "miss"
     );
-    assert_eq!(text(send(&p, path, &body, &[]).await).await.0, "miss");
-    assert_eq!(text(send(&p, path, &body, &[]).await).await.0, "hit");
+    assert_eq!(word(&p, path, &body, &[]).await, "miss");
+    assert_eq!(word(&p, path, &body, &[]).await, "hit");
     // no-cache: not looked up, but the fresh answer replaces the entry.
     assert_eq!(
-        text(send(&p, path, &body, &[("cache-control", "no-cache")]).await)
-            .await
-            .0,
+        word(&p, path, &body, &[("cache-control", "no-cache")]).await,
         "bypass"
     );
     assert_eq!(up.calls(), 3);
-    assert_eq!(text(send(&p, path, &body, &[]).await).await.0, "hit");
+    assert_eq!(word(&p, path, &body, &[]).await, "hit");
     assert_eq!(
-        text(send(&p, path, &body, &[("cache-control", "no-cache, no-store")]).await)
-            .await
-            .0,
+        word(&p, path, &body, &[("cache-control", "no-cache, no-store")]).await,
         "bypass"
     );
     assert_eq!(up.calls(), 4);
