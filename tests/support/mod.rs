@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod bin;
+pub mod ledger;
 pub mod proxy;
 pub mod sdk;
 pub mod tls;
