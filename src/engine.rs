@@ -37,6 +37,18 @@ pub struct EngineOptions {
     pub log_bodies: bool,
     /// Use this database file instead of `storage.path` / the platform data dir.
     pub database: Option<std::path::PathBuf>,
+    /// Read GPUs from here instead of NVML (tests; a remote agent later).
+    pub gpu_source: Option<GpuSourceHandle>,
+}
+
+/// A `GpuSource` for `EngineOptions`.
+#[derive(Clone)]
+pub struct GpuSourceHandle(pub Arc<dyn crate::health::gpu::GpuSource>);
+
+impl std::fmt::Debug for GpuSourceHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GpuSourceHandle")
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +150,15 @@ impl Engine {
         ));
 
         let breakers = Arc::new(crate::health::Breakers::new(config.health, events.clone()));
+        let gpu = crate::health::gpu::GpuState::default();
+        if config.gpu.enabled {
+            let source = match &opts.gpu_source {
+                Some(h) => h.0.clone(),
+                None => Arc::new(crate::health::gpu::Nvml::new()),
+            };
+            let (g, stop, every) = (gpu.clone(), cancel.clone(), config.gpu.interval);
+            tracker.spawn(crate::health::gpu::run(source, g, every, stop));
+        }
         let state = Arc::new(AppState {
             dispatcher: Dispatcher::new(
                 providers.clone(),
@@ -145,6 +166,7 @@ impl Engine {
                 breakers.clone(),
             ),
             breakers,
+            gpu,
             config,
             catalog: catalog.clone(),
             catalog_ready: ready_rx,

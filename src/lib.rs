@@ -23,5 +23,5 @@ pub(crate) mod server;
 pub mod store;
 pub(crate) mod translate;
 
-pub use engine::{Engine, EngineError, EngineHandle, EngineOptions};
+pub use engine::{Engine, EngineError, EngineHandle, EngineOptions, GpuSourceHandle};
 pub use translate::Usage;

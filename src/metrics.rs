@@ -47,6 +47,12 @@ struct TargetLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GpuLabels {
+    gpu: String,
+    name: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ResultLabel {
     result: &'static str,
 }
@@ -78,6 +84,11 @@ pub struct Metrics {
     ttfb: Family<RouteLabels, Histogram>,
     fallbacks: Family<AliasLabel, Counter>,
     circuit: Family<TargetLabel, Gauge>,
+    gpu_util: Family<GpuLabels, Gauge<f64, AtomicU64>>,
+    gpu_mem_used: Family<GpuLabels, Gauge>,
+    gpu_mem_total: Family<GpuLabels, Gauge>,
+    gpu_temp: Family<GpuLabels, Gauge>,
+    gpu_power: Family<GpuLabels, Gauge<f64, AtomicU64>>,
 }
 
 /// Latency buckets: 1 ms to ~4.4 min, doubling.
@@ -172,6 +183,41 @@ impl Metrics {
             "Each route entry's circuit: 0 closed, 1 open, 2 half-open, 3 cooling down after a 429",
             circuit.clone(),
         );
+        let gpu_util = Family::<GpuLabels, Gauge<f64, AtomicU64>>::default();
+        let gpu_mem_used = Family::<GpuLabels, Gauge>::default();
+        let gpu_mem_total = Family::<GpuLabels, Gauge>::default();
+        let gpu_temp = Family::<GpuLabels, Gauge>::default();
+        let gpu_power = Family::<GpuLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register_with_unit(
+            "gpu_utilization",
+            "Share of the last sample period a kernel ran on the GPU",
+            prometheus_client::registry::Unit::Ratios,
+            gpu_util.clone(),
+        );
+        registry.register_with_unit(
+            "gpu_memory_used",
+            "GPU memory in use",
+            prometheus_client::registry::Unit::Bytes,
+            gpu_mem_used.clone(),
+        );
+        registry.register_with_unit(
+            "gpu_memory_total",
+            "GPU memory installed",
+            prometheus_client::registry::Unit::Bytes,
+            gpu_mem_total.clone(),
+        );
+        registry.register_with_unit(
+            "gpu_temperature",
+            "GPU die temperature",
+            prometheus_client::registry::Unit::Celsius,
+            gpu_temp.clone(),
+        );
+        registry.register_with_unit(
+            "gpu_power",
+            "GPU power draw",
+            prometheus_client::registry::Unit::Other("watts".into()),
+            gpu_power.clone(),
+        );
         Self {
             registry,
             tokens,
@@ -187,6 +233,11 @@ impl Metrics {
             ttfb,
             fallbacks,
             circuit,
+            gpu_util,
+            gpu_mem_used,
+            gpu_mem_total,
+            gpu_temp,
+            gpu_power,
         }
     }
 
@@ -316,6 +367,31 @@ impl Metrics {
                     target: e.target.clone(),
                 })
                 .set(v);
+        }
+    }
+
+    /// The GPU sampler's latest reading, set when `/metrics` is scraped.
+    pub fn set_gpus(&self, gpus: &[crate::health::gpu::GpuSample]) {
+        for g in gpus {
+            let l = GpuLabels {
+                gpu: g.index.to_string(),
+                name: g.name.clone(),
+            };
+            self.gpu_util
+                .get_or_create(&l)
+                .set(f64::from(g.utilization_pct) / 100.0);
+            self.gpu_mem_used
+                .get_or_create(&l)
+                .set(g.memory_used_bytes as i64);
+            self.gpu_mem_total
+                .get_or_create(&l)
+                .set(g.memory_total_bytes as i64);
+            if let Some(t) = g.temperature_c {
+                self.gpu_temp.get_or_create(&l).set(i64::from(t));
+            }
+            if let Some(w) = g.power_w {
+                self.gpu_power.get_or_create(&l).set(w);
+            }
         }
     }
 

@@ -36,6 +36,7 @@ pub(crate) fn run(config: Option<&Path>, args: Args) -> Result<ExitCode, String>
                 listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
                 log_bodies: false,
                 database: None,
+                gpu_source: None,
             },
         )
         .await

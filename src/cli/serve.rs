@@ -37,6 +37,7 @@ pub(crate) fn run(config: Option<&Path>, args: Args) -> Result<ExitCode, String>
                 listen: args.listen,
                 log_bodies: args.log_bodies,
                 database: None,
+                gpu_source: None,
             },
         )
         .await

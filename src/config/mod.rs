@@ -41,6 +41,8 @@ pub struct Config {
     pub cache: crate::cache::CacheConfig,
     /// Circuit breakers (`health:`).
     pub health: crate::health::BreakerConfig,
+    /// The GPU sampler (`gpu:`).
+    pub gpu: GpuConfig,
     /// 1-based line of each dotted key that the file set (absent: a default).
     pub lines: HashMap<String, usize>,
 }
@@ -86,6 +88,22 @@ pub struct Pricing {
     pub prices: HashMap<String, crate::ledger::Rates>,
     pub cost_per_hour: Option<f64>,
     pub table: Option<String>,
+}
+
+/// `gpu:`: whether and how often local GPUs are read.
+#[derive(Debug, Clone, Copy)]
+pub struct GpuConfig {
+    pub enabled: bool,
+    pub interval: Duration,
+}
+
+impl Default for GpuConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval: Duration::from_secs(1),
+        }
+    }
 }
 
 /// Where the database lives and how much it keeps (`storage:`).

@@ -170,6 +170,15 @@ pub(crate) struct RawHealth {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub(crate) struct RawGpu {
+    /// Sample local NVIDIA GPUs (NVML). Default: true.
+    pub enabled: Option<bool>,
+    #[serde(default, with = "humantime_serde")]
+    pub interval: Option<Duration>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct RawCache {
     pub mode: Option<crate::cache::CacheMode>,
     #[serde(default, with = "humantime_serde")]

@@ -28,6 +28,7 @@ pub(super) fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/admin/api/requests", get(requests))
         .route("/admin/api/cache", get(cache_stats).delete(cache_clear))
         .route("/admin/api/health", get(health))
+        .route("/admin/api/gpu", get(gpu))
         .layer(axum::middleware::from_fn_with_state(state, local_only))
 }
 
@@ -42,6 +43,9 @@ async fn metrics(State(s): State<Arc<AppState>>) -> impl IntoResponse {
         {
             s.metrics.set_cache_size(&s.cache.stats());
             s.metrics.set_circuits(&s.breakers.snapshot());
+            if let crate::health::gpu::GpuStatus::Ok { gpus } = s.gpu.get() {
+                s.metrics.set_gpus(&gpus);
+            }
             s.metrics.render()
         },
     )
@@ -51,6 +55,11 @@ async fn metrics(State(s): State<Arc<AppState>>) -> impl IntoResponse {
 /// counting failures).
 async fn health(State(s): State<Arc<AppState>>) -> Response {
     Json(json!({ "entries": s.breakers.snapshot() })).into_response()
+}
+
+/// Each local GPU's latest reading, or why there is none.
+async fn gpu(State(s): State<Arc<AppState>>) -> Response {
+    Json(s.gpu.get()).into_response()
 }
 
 async fn cache_stats(State(s): State<Arc<AppState>>) -> Response {

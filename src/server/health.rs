@@ -28,6 +28,11 @@ pub(super) async fn health(State(s): State<Arc<AppState>>) -> Json<Value> {
         "uptime_s": s.started.elapsed().as_secs(),
         "config": s.config.origin.to_string(),
         "providers": providers,
+        "gpu": match s.gpu.get() {
+            crate::health::gpu::GpuStatus::Starting => json!("starting"),
+            crate::health::gpu::GpuStatus::None { reason } => json!({"none": reason}),
+            crate::health::gpu::GpuStatus::Ok { gpus } => json!(gpus.len()),
+        },
         "storage": match s.ledger.store() {
             Some(st) => json!({
                 "ok": true,

@@ -52,6 +52,7 @@ pub(crate) struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     pub cache: Arc<crate::cache::Cache>,
     pub breakers: Arc<crate::health::Breakers>,
+    pub gpu: crate::health::gpu::GpuState,
     /// Why the database could not be opened, if it could not.
     pub storage_error: Option<String>,
 }

@@ -38,8 +38,24 @@ impl Proxy {
         Self::start_with_db(yaml, super::temp_dir(&format!("db{n}")).join("lodestar.db")).await
     }
 
+    /// Start the engine with `yaml` and GPUs read from `gpus` (a fake source).
+    pub async fn start_with_gpus(yaml: &str, gpus: lodestar::GpuSourceHandle) -> Proxy {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let db = super::temp_dir(&format!("gpudb{n}")).join("lodestar.db");
+        Self::start_inner(yaml, db, Some(gpus)).await
+    }
+
     /// Start the engine with `yaml` and the database at `db`.
     pub async fn start_with_db(yaml: &str, db: std::path::PathBuf) -> Proxy {
+        Self::start_inner(yaml, db, None).await
+    }
+
+    async fn start_inner(
+        yaml: &str,
+        db: std::path::PathBuf,
+        gpu_source: Option<lodestar::GpuSourceHandle>,
+    ) -> Proxy {
         let cfg = Config::from_yaml(yaml, ConfigOrigin::File("test.yml".into()), &test_env)
             .unwrap_or_else(|e| panic!("test config rejected: {e}"));
         let handle = Engine::start(
@@ -48,6 +64,7 @@ impl Proxy {
                 listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
                 log_bodies: false,
                 database: Some(db),
+                gpu_source,
             },
         )
         .await

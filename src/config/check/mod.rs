@@ -27,6 +27,7 @@ const TOP_KEYS: &[&str] = &[
     "budgets",
     "cache",
     "health",
+    "gpu",
 ];
 
 struct Checker<'a> {
@@ -118,6 +119,16 @@ pub(super) fn check(
             }
         })
         .unwrap_or_default();
+    let gpu = c
+        .de::<raw::RawGpu>(section("gpu"), "gpu")
+        .map(|g| {
+            let d = crate::config::GpuConfig::default();
+            crate::config::GpuConfig {
+                enabled: g.enabled.unwrap_or(d.enabled),
+                interval: g.interval.filter(|i| !i.is_zero()).unwrap_or(d.interval),
+            }
+        })
+        .unwrap_or_default();
 
     if c.errors.is_empty() {
         Ok(Config {
@@ -131,6 +142,7 @@ pub(super) fn check(
             budgets,
             cache,
             health,
+            gpu,
             lines: c.lines,
         })
     } else {
