@@ -208,7 +208,10 @@ async fn completions_embeddings_and_model_lists() {
 
     assert_eq!(get_json(&up, "/v1/models").await["data"][1]["id"], "b");
     assert_eq!(get_json(&up, "/api/tags").await["models"][0]["name"], "a");
-    assert_eq!(get_json(&up, "/api/ps").await, json!({"models": []}));
+    // Every listed model is loaded, 1 GiB of VRAM each.
+    let ps = get_json(&up, "/api/ps").await;
+    assert_eq!(ps["models"][1]["name"], "b");
+    assert_eq!(ps["models"][0]["size_vram"], 1u64 << 30);
     assert_eq!((up.get_calls("/v1/models"), up.calls()), (1, 4));
 }
 

@@ -4,7 +4,6 @@
 use std::process::ExitCode;
 
 use super::output;
-use crate::config::Config;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum CacheAction {
@@ -21,27 +20,6 @@ pub enum CacheAction {
     },
 }
 
-/// One HTTP/1.1 exchange with the local server's admin API: (status, body). None when no
-/// server answers at the configured address.
-fn admin(cfg: &Config, method: &str, path: &str) -> Option<(u16, String)> {
-    use std::io::{Read, Write};
-    let addr = cfg.server.listen;
-    let mut s =
-        std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(500)).ok()?;
-    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .ok()?;
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
-    )
-    .ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    let status = out.split_whitespace().nth(1)?.parse().ok()?;
-    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
-    Some((status, body))
-}
-
 pub(super) fn run(
     cli_config: Option<&std::path::Path>,
     action: CacheAction,
@@ -49,7 +27,7 @@ pub(super) fn run(
     let (cfg, _) = super::load_config(cli_config)?;
     match action {
         CacheAction::Stats { json } => {
-            let (source, stats) = match admin(&cfg, "GET", "/admin/api/cache") {
+            let (source, stats) = match super::admin(&cfg, "GET", "/admin/api/cache") {
                 Some((200, body)) => {
                     let v: serde_json::Value =
                         serde_json::from_str(&body).map_err(|e| e.to_string())?;
@@ -98,7 +76,7 @@ pub(super) fn run(
                 Some(p) => format!("/admin/api/cache?project={p}"),
                 None => "/admin/api/cache".into(),
             };
-            match admin(&cfg, "DELETE", &path) {
+            match super::admin(&cfg, "DELETE", &path) {
                 Some((200, _)) => output::line("cleared (memory and disk, in the running server)"),
                 Some((status, body)) => {
                     return Err(format!("the server answered {status}: {body}"));

@@ -9,6 +9,7 @@ mod prices;
 mod route;
 mod run;
 mod serve;
+mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -58,6 +59,13 @@ enum Command {
     Costs(costs::CostsArgs),
     /// Each budget: spend this period, pace and projection to the period's end.
     Budget(costs::BudgetArgs),
+    /// One screen of the running server's state: providers (Ollama: the models loaded now and
+    /// their VRAM), circuits, GPUs.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// The response cache: stats, or clear it.
     Cache {
         #[command(subcommand)]
@@ -111,6 +119,7 @@ fn run_command(cli: Cli) -> Result<ExitCode, String> {
         Command::Budget(args) => costs::budget(cli.config.as_deref(), args),
         Command::Prices { action } => prices::run(cli.config.as_deref(), action),
         Command::Cache { action } => cache::run(cli.config.as_deref(), action),
+        Command::Status { json } => status::run(cli.config.as_deref(), json),
         Command::Config {
             action: ConfigAction::Check,
         } => config_check::run(cli.config.as_deref()),
@@ -192,4 +201,25 @@ fn init_logging(default: &str) -> crate::logging::FlushGuard {
         .with_target(false)
         .try_init();
     guard
+}
+
+/// One HTTP/1.1 exchange with the local server's admin API: (status, body). None when no
+/// server answers at the configured address.
+pub(super) fn admin(cfg: &Config, method: &str, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let addr = cfg.server.listen;
+    let mut s =
+        std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(500)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .ok()?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let status = out.split_whitespace().nth(1)?.parse().ok()?;
+    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
+    Some((status, body))
 }

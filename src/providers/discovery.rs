@@ -79,6 +79,52 @@ pub(crate) async fn refresh_catalog(providers: &Providers, catalog: &Arc<ModelCa
     futures_util::future::join_all(jobs).await;
 }
 
+/// A model an Ollama server holds in memory now (`/api/ps`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LoadedModel {
+    pub name: String,
+    pub size_bytes: u64,
+    pub vram_bytes: u64,
+    /// When Ollama unloads it unless used again (its `expires_at`).
+    pub expires_at: Option<String>,
+}
+
+/// The models an Ollama provider has loaded, with their VRAM.
+pub(crate) async fn loaded_models(p: &Provider) -> Result<Vec<LoadedModel>, String> {
+    let url = format!("{}/api/ps", p.cfg.base_url);
+    let resp = p
+        .get(&url)
+        .timeout(Duration::from_secs(3))
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot reach {url}: {}",
+                crate::dispatch::describe_reqwest(&e)
+            )
+        })?;
+    if !resp.status().is_success() {
+        return Err(format!("{url} answered {}", resp.status()));
+    }
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| format!("{url} broke off its answer: {e}"))?;
+    let v: Value = serde_json::from_slice(&body)
+        .map_err(|e| format!("{url} did not answer a model list: {e}"))?;
+    Ok(v["models"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| LoadedModel {
+            name: m["name"].as_str().unwrap_or_default().to_string(),
+            size_bytes: m["size"].as_u64().unwrap_or(0),
+            vram_bytes: m["size_vram"].as_u64().unwrap_or(0),
+            expires_at: m["expires_at"].as_str().map(str::to_string),
+        })
+        .collect())
+}
+
 async fn list_models(p: &Provider) -> Result<Vec<String>, String> {
     let base = &p.cfg.base_url;
     let (url, list_key, id_key) = match p.kind() {

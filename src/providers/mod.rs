@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 
 pub(crate) use client::{Provider, UpstreamResponse, UpstreamStream};
 
-pub(crate) use discovery::{ModelCatalog, refresh_catalog};
+pub use discovery::LoadedModel;
+pub(crate) use discovery::{ModelCatalog, loaded_models, refresh_catalog};
 
 use crate::config::Config;
 

@@ -29,6 +29,7 @@ pub(super) fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/admin/api/cache", get(cache_stats).delete(cache_clear))
         .route("/admin/api/health", get(health))
         .route("/admin/api/gpu", get(gpu))
+        .route("/admin/api/status", get(status))
         .layer(axum::middleware::from_fn_with_state(state, local_only))
 }
 
@@ -55,6 +56,44 @@ async fn metrics(State(s): State<Arc<AppState>>) -> impl IntoResponse {
 /// counting failures).
 async fn health(State(s): State<Arc<AppState>>) -> Response {
     Json(json!({ "entries": s.breakers.snapshot() })).into_response()
+}
+
+/// One screen of state (`lodestar status`): providers with their listings and, for Ollama,
+/// the models loaded now with their VRAM; circuits; GPUs.
+async fn status(State(s): State<Arc<AppState>>) -> Response {
+    use crate::providers::ProviderKind;
+    let jobs = s.providers.iter().map(|p| {
+        let catalog = s.catalog.clone();
+        async move {
+            let loaded = if p.kind() == ProviderKind::Ollama {
+                Some(crate::providers::loaded_models(p).await)
+            } else {
+                None
+            };
+            let mut v = json!({
+                "name": p.name(),
+                "kind": p.kind().to_string(),
+                "base_url": p.cfg.base_url,
+                "models_listed": catalog.models(p.name()).len(),
+                "listing_error": catalog.error(p.name()),
+            });
+            match loaded {
+                Some(Ok(models)) => v["loaded"] = json!(models),
+                Some(Err(e)) => v["loaded_error"] = json!(e),
+                None => {}
+            }
+            v
+        }
+    });
+    let providers = futures_util::future::join_all(jobs).await;
+    Json(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_s": s.started.elapsed().as_secs(),
+        "providers": providers,
+        "circuits": s.breakers.snapshot(),
+        "gpu": s.gpu.get(),
+    }))
+    .into_response()
 }
 
 /// Each local GPU's latest reading, or why there is none.

@@ -141,21 +141,26 @@ pub(super) fn run(
                 }
             }
         }
+        let mut flushes = Vec::new();
         for batch in chunks(batch) {
-            commit(
+            flushes.extend(commit(
                 &mut conn,
                 batch,
                 &pending,
                 &mut stored_bytes,
                 &mut cache_bytes,
                 &mut last_warn,
-            );
+            ));
         }
         if last_prune.elapsed() >= PRUNE_EVERY || stored_bytes > limits.max_bytes {
             last_prune = Instant::now();
             if let Err(e) = prune(&conn, limits, &mut stored_bytes, &mut cache_bytes) {
                 tracing::debug!(error = %e, "pruning stored responses failed");
             }
+        }
+        // Answered last: a flush returns once everything before it is committed and pruned.
+        for f in flushes {
+            let _ = f.send(());
         }
     }
 }
@@ -172,7 +177,7 @@ fn chunks(mut batch: Vec<Write>) -> Vec<Vec<Write>> {
     out
 }
 
-/// Write one batch in one transaction; answer its flushes once it is committed (or failed).
+/// Write one batch in one transaction; returns its flushes, to answer once the batch is done.
 fn commit(
     conn: &mut Connection,
     batch: Vec<Write>,
@@ -180,7 +185,7 @@ fn commit(
     stored_bytes: &mut u64,
     cache_bytes: &mut u64,
     last_warn: &mut Option<Instant>,
-) {
+) -> Vec<std::sync::mpsc::Sender<()>> {
     {
         let mut flushes = Vec::new();
         // Responses leave the pending map whether or not their write succeeds: a failed one
@@ -218,9 +223,7 @@ fn commit(
                 }
             }
         }
-        for f in flushes {
-            let _ = f.send(());
-        }
+        flushes
     }
 }
 

@@ -308,9 +308,18 @@ pub(super) async fn ollama_tags(State(shared): Upstream) -> Json<Value> {
     Json(json!({"models": models}))
 }
 
+/// Every listed model reported as loaded, 1 GiB of VRAM each (as Ollama's `/api/ps` says).
 pub(super) async fn ollama_ps(State(shared): Upstream) -> Json<Value> {
     shared.record_get("/api/ps");
-    Json(json!({"models": []}))
+    let models: Vec<Value> = shared
+        .models()
+        .iter()
+        .map(|name| {
+            json!({"name": name, "model": name, "size": 1u64 << 31, "size_vram": 1u64 << 30,
+                   "expires_at": "2099-01-01T00:00:00Z", "digest": "x", "details": {}})
+        })
+        .collect();
+    Json(json!({"models": models}))
 }
 
 pub(super) async fn ollama_root(State(shared): Upstream) -> &'static str {

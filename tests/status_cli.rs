@@ -1,0 +1,82 @@
+//! `lodestar status` against a running `lodestar serve`: providers with what Ollama has loaded
+//! (and its VRAM), circuits, GPUs — the same as `GET /admin/api/status`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use serde_json::Value;
+use support::bin::{lodestar, serve_on, terminate};
+use support::proxy::chat_body;
+use support::upstream::TestUpstream;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_shows_loaded_models_circuits_and_gpus() {
+    let up = TestUpstream::start_with_models(vec!["qwen2.5-coder:7b".into()]).await;
+    let home = support::temp_dir("status-cli");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let yaml = format!(
+        r#"
+server: {{ listen: "{listen}" }}
+storage: {{ path: "{db}" }}
+health: {{ failures: 1, open_for: 60s }}
+providers:
+  local: {{ kind: ollama, base_url: "{u}" }}
+models:
+  flaky: {{ route: [local/m+fail_500, local/qwen2.5-coder:7b] }}
+"#,
+        u = up.url(),
+        db = home.join("lodestar.db").display()
+    );
+    let cfg = support::write_config(&home, &yaml);
+    let mut cmd = lodestar(&home);
+    cmd.arg("--config").arg(&cfg);
+    let (mut child, url, _) = serve_on(&mut cmd, &home.join("err.log"), &listen, &[]);
+    let r = support::http_client()
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&chat_body("flaky", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let status = |extra: &[&str]| {
+        let out = lodestar(&home)
+            .arg("--config")
+            .arg(&cfg)
+            .arg("status")
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = status(&[]);
+    assert!(text.contains("local (ollama at"), "{text}");
+    assert!(
+        text.contains("loaded: qwen2.5-coder:7b (1024 MiB in VRAM)"),
+        "{text}"
+    );
+    assert!(text.contains("local/m+fail_500: open (500"), "{text}");
+    assert!(text.contains("gpu:"), "{text}");
+    let v: Value = serde_json::from_str(&status(&["--json"])).unwrap();
+    assert_eq!(v["providers"][0]["loaded"][0]["vram_bytes"], 1u64 << 30);
+    assert_eq!(v["circuits"][0]["state"], "open");
+    assert!(terminate(&mut child).success());
+    // No server: a clear error, not a hang.
+    let out = lodestar(&home)
+        .arg("--config")
+        .arg(&cfg)
+        .arg("status")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no Lodestar answers at"));
+}
