@@ -89,29 +89,28 @@ pub struct LoadedModel {
     pub expires_at: Option<String>,
 }
 
-/// The models an Ollama provider has loaded, with their VRAM.
-pub(crate) async fn loaded_models(p: &Provider) -> Result<Vec<LoadedModel>, String> {
-    let url = format!("{}/api/ps", p.cfg.base_url);
-    let resp = p
-        .get(&url)
-        .timeout(Duration::from_secs(3))
-        .send()
-        .await
-        .map_err(|e| {
-            format!(
-                "cannot reach {url}: {}",
-                crate::dispatch::describe_reqwest(&e)
-            )
-        })?;
+/// GET a provider's model-list endpoint (with its auth) as JSON; errors say which URL and why.
+async fn get_model_list(p: &Provider, url: &str, timeout: Duration) -> Result<Value, String> {
+    let resp = p.get(url).timeout(timeout).send().await.map_err(|e| {
+        format!(
+            "cannot reach {url}: {}",
+            crate::dispatch::describe_reqwest(&e)
+        )
+    })?;
     if !resp.status().is_success() {
         return Err(format!("{url} answered {}", resp.status()));
     }
     let body = resp
         .bytes()
         .await
-        .map_err(|e| format!("{url} broke off its answer: {e}"))?;
-    let v: Value = serde_json::from_slice(&body)
-        .map_err(|e| format!("{url} did not answer a model list: {e}"))?;
+        .map_err(|e| format!("{url} broke off its model list: {e}"))?;
+    serde_json::from_slice(&body).map_err(|e| format!("{url} did not answer a model list: {e}"))
+}
+
+/// The models an Ollama provider has loaded, with their VRAM.
+pub(crate) async fn loaded_models(p: &Provider) -> Result<Vec<LoadedModel>, String> {
+    let url = format!("{}/api/ps", p.cfg.base_url);
+    let v = get_model_list(p, &url, Duration::from_secs(3)).await?;
     Ok(v["models"]
         .as_array()
         .into_iter()
@@ -134,26 +133,7 @@ async fn list_models(p: &Provider) -> Result<Vec<String>, String> {
             (format!("{base}/models"), "data", "id")
         }
     };
-    let resp = p
-        .get(&url)
-        .timeout(Duration::from_secs(5))
-        .send()
-        .await
-        .map_err(|e| {
-            format!(
-                "cannot reach {url}: {}",
-                crate::dispatch::describe_reqwest(&e)
-            )
-        })?;
-    if !resp.status().is_success() {
-        return Err(format!("{url} answered {}", resp.status()));
-    }
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| format!("{url} broke off its model list: {e}"))?;
-    let v: Value = serde_json::from_slice(&body)
-        .map_err(|e| format!("{url} did not answer a model list: {e}"))?;
+    let v = get_model_list(p, &url, Duration::from_secs(5)).await?;
     Ok(v.get(list_key)
         .and_then(Value::as_array)
         .map(|a| {
