@@ -17,21 +17,6 @@ const CLIENT_KEY: &str = "client-key-not-forwarded";
 const CHAT: &str = "/v1/chat/completions";
 const MESSAGES: &str = "/v1/messages";
 
-/// The Python to run the SDK with: `LODESTAR_PYTHON`, else `python3`; it must import `module`.
-fn python_with(module: &str) -> String {
-    let python = std::env::var("LODESTAR_PYTHON").unwrap_or_else(|_| "python3".into());
-    let probe = std::process::Command::new(&python)
-        .args(["-c", &format!("import {module}")])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
-    assert!(
-        probe.status.success(),
-        "the `{module}` package is missing for {python}: run `{python} -m pip install -r \
-         tests/sdk/requirements.txt` (or point LODESTAR_PYTHON at a venv's python)"
-    );
-    python
-}
-
 fn config(u: &str) -> String {
     let mut yaml = format!(
         r#"
@@ -91,7 +76,7 @@ fn roles(r: &Recorded) -> Vec<&str> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_official_anthropic_python_sdk_works_unchanged() {
-    let python = python_with("anthropic");
+    let python = support::sdk::python("anthropic");
     let up = TestUpstream::start().await;
     let proxy = Proxy::start(&config(&up.url())).await;
     let script = concat!(
