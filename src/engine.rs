@@ -139,7 +139,11 @@ impl Engine {
                     None
                 }
             });
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Arc::new(if config.metrics {
+            Metrics::new()
+        } else {
+            Metrics::disabled()
+        });
         let cache = crate::cache::Cache::new(config.cache.clone(), store.clone());
         let ledger = Arc::new(Ledger::new(
             store.clone(),
@@ -149,7 +153,22 @@ impl Engine {
             tracker.clone(),
         ));
 
-        let breakers = Arc::new(crate::health::Breakers::new(config.health, events.clone()));
+        let breakers = Arc::new(crate::health::Breakers::new(
+            config.health.breaker,
+            events.clone(),
+        ));
+        let monitor = Arc::new(crate::health::Monitor::new(
+            &config,
+            events.clone(),
+            ledger.store().cloned(),
+            metrics.clone(),
+            crate::health::OnDownRunner::new(&config, tracker.clone(), events.clone()),
+        ));
+        if let Some(every) = config.health.probe_interval {
+            let (p, m, stop) = (providers.clone(), monitor.clone(), cancel.clone());
+            let timeout = config.health.probe_timeout;
+            tracker.spawn(crate::health::probe::run(p, m, every, timeout, stop));
+        }
         let gpu = crate::health::gpu::GpuState::default();
         if config.gpu.enabled {
             let source = match &opts.gpu_source {
@@ -159,13 +178,25 @@ impl Engine {
             let (g, stop, every) = (gpu.clone(), cancel.clone(), config.gpu.interval);
             tracker.spawn(crate::health::gpu::run(source, g, every, stop));
         }
+        if !config.gpus.is_empty() {
+            let (g, stop) = (gpu.clone(), cancel.clone());
+            let every = config.gpu.interval.max(std::time::Duration::from_secs(1));
+            tracker.spawn(crate::health::gpu::run_remote(
+                config.gpus.clone(),
+                g,
+                every,
+                stop,
+            ));
+        }
         let state = Arc::new(AppState {
             dispatcher: Dispatcher::new(
                 providers.clone(),
                 config.routing.max_retry_wait,
                 breakers.clone(),
+                monitor.clone(),
             ),
             breakers,
+            monitor,
             gpu,
             config,
             catalog: catalog.clone(),

@@ -15,6 +15,11 @@ pub enum Event {
     BudgetThreshold(BudgetAlert),
     /// A route entry's circuit opened (once per outage) or closed again.
     Circuit(CircuitChange),
+    /// A provider went down, degraded or recovered (transitions only; at most one down or
+    /// degraded event per provider per `health.notify_every`; a recovery only after one).
+    Provider(ProviderChange),
+    /// A provider's `on_down` command ran.
+    OnDown(OnDownRun),
     /// The engine is shutting down.
     ShuttingDown,
 }
@@ -26,6 +31,28 @@ pub struct CircuitChange {
     pub state: crate::health::BreakerState,
     /// What made it open (redacted as logged).
     pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ProviderChange {
+    pub provider: String,
+    pub state: crate::health::ProviderState,
+    pub previous: crate::health::ProviderState,
+    /// Why it is down or degraded (redacted as logged).
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OnDownRun {
+    pub provider: String,
+    pub command: String,
+    /// It ran and exited 0.
+    pub ok: bool,
+    /// None: it could not start, was killed at its timeout, or ended by a signal.
+    pub exit_code: Option<i32>,
+    /// The end of its output (stdout and stderr), or why it could not run.
+    pub output: String,
+    pub took_ms: u64,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

@@ -6,6 +6,7 @@
 //! `dispatch` → `providers`, with `translate` between wire formats; `config` feeds them all,
 //! `events` carries news to the faces. See docs/architecture.md.
 
+pub mod agent;
 pub mod cache;
 pub mod cli;
 pub mod config;

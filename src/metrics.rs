@@ -48,8 +48,27 @@ struct TargetLabel {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct GpuLabels {
+    /// `local`, or the remote agent's name.
+    host: String,
     gpu: String,
     name: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProviderLabel {
+    provider: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProviderStateLabels {
+    provider: String,
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProbeLabels {
+    provider: String,
+    result: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -69,7 +88,23 @@ struct ModelLabels {
     project: String,
 }
 
+/// One (alias, route, status)'s request metrics, looked up once and then shared: counting a
+/// request costs a map lookup by a reused key buffer, not seven label strings.
+#[derive(Clone)]
+struct RequestHandles {
+    total: Counter,
+    duration: Histogram,
+    ttfb: Histogram,
+}
+
+thread_local! {
+    static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
 pub struct Metrics {
+    /// False (`metrics.enabled: false`): nothing is counted and `/metrics` is off.
+    enabled: bool,
+    handles: std::sync::RwLock<std::collections::HashMap<String, RequestHandles>>,
     registry: Registry,
     tokens: Family<TokenLabels, Counter>,
     cost: Family<ModelLabels, Counter<f64, AtomicU64>>,
@@ -89,6 +124,10 @@ pub struct Metrics {
     gpu_mem_total: Family<GpuLabels, Gauge>,
     gpu_temp: Family<GpuLabels, Gauge>,
     gpu_power: Family<GpuLabels, Gauge<f64, AtomicU64>>,
+    provider_up: Family<ProviderLabel, Gauge>,
+    provider_state: Family<ProviderStateLabels, Gauge>,
+    probes: Family<ProbeLabels, Counter>,
+    probe_duration: Family<ProviderLabel, Histogram>,
 }
 
 /// Latency buckets: 1 ms to ~4.4 min, doubling.
@@ -191,7 +230,7 @@ impl Metrics {
         registry.register_with_unit(
             "gpu_utilization",
             "Share of the last sample period a kernel ran on the GPU",
-            prometheus_client::registry::Unit::Ratios,
+            prometheus_client::registry::Unit::Other("ratio".into()),
             gpu_util.clone(),
         );
         registry.register_with_unit(
@@ -218,7 +257,40 @@ impl Metrics {
             prometheus_client::registry::Unit::Other("watts".into()),
             gpu_power.clone(),
         );
+        let provider_up = Family::<ProviderLabel, Gauge>::default();
+        let provider_state = Family::<ProviderStateLabels, Gauge>::default();
+        let probes = Family::<ProbeLabels, Counter>::default();
+        let probe_duration = Family::<ProviderLabel, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "provider_up",
+            "1 while a provider is up or degraded, 0 while it is down (absent while unknown)",
+            provider_up.clone(),
+        );
+        registry.register(
+            "provider_state",
+            "Each provider's state, one-hot over up, degraded, down, unknown",
+            provider_state.clone(),
+        );
+        registry.register(
+            "probes",
+            "Background health probes by provider and result (ok, error)",
+            probes.clone(),
+        );
+        registry.register_with_unit(
+            "probe_duration",
+            "How long each health probe took",
+            prometheus_client::registry::Unit::Seconds,
+            probe_duration.clone(),
+        );
         Self {
+            enabled: true,
+            handles: Default::default(),
+            provider_up,
+            provider_state,
+            probes,
+            probe_duration,
             registry,
             tokens,
             cost,
@@ -250,6 +322,9 @@ impl Metrics {
         t: &Tokens,
         cost: Option<f64>,
     ) {
+        if !self.enabled {
+            return;
+        }
         let labels = ModelLabels {
             provider: provider.to_string(),
             model: model.to_string(),
@@ -287,12 +362,15 @@ impl Metrics {
 
     /// What the cache did for one request: `hit`, `miss` or `bypass`.
     pub fn record_cache(&self, result: &'static str) {
+        if !self.enabled {
+            return;
+        }
         self.cache_results
             .get_or_create(&ResultLabel { result })
             .inc();
     }
 
-    pub(crate) fn record_cache_hit(&self, saved: Option<f64>) {
+    pub fn record_cache_hit(&self, saved: Option<f64>) {
         if let Some(usd) = saved {
             self.cache_saved.inc_by(usd);
         }
@@ -300,6 +378,9 @@ impl Metrics {
 
     /// The cache's size, read when `/metrics` is scraped.
     pub fn set_cache_size(&self, s: &crate::cache::CacheStats) {
+        if !self.enabled {
+            return;
+        }
         for (tier, entries, bytes) in [
             ("memory", s.memory_entries, s.memory_bytes),
             ("disk", s.disk_entries, s.disk_bytes),
@@ -323,25 +404,32 @@ impl Metrics {
         ttfb: Option<Duration>,
         fallbacks: usize,
     ) {
-        let (provider, model) = route.split_once('/').unwrap_or(("", ""));
-        self.requests_total
-            .get_or_create(&RequestLabels {
-                alias: alias.to_string(),
-                provider: provider.to_string(),
-                model: model.to_string(),
-                status: status.to_string(),
+        if !self.enabled {
+            return;
+        }
+        let h = KEY.with_borrow_mut(|key| {
+            use std::fmt::Write as _;
+            key.clear();
+            let _ = write!(key, "{alias}\0{route}\0{status}");
+            let cached = self
+                .handles
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(key.as_str())
+                .cloned();
+            cached.unwrap_or_else(|| {
+                let h = self.request_handles(alias, route, status);
+                self.handles
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(key.clone(), h.clone());
+                h
             })
-            .inc();
-        let labels = RouteLabels {
-            alias: alias.to_string(),
-            provider: provider.to_string(),
-            model: model.to_string(),
-        };
-        self.duration
-            .get_or_create(&labels)
-            .observe(latency.as_secs_f64());
+        });
+        h.total.inc();
+        h.duration.observe(latency.as_secs_f64());
         if let Some(t) = ttfb {
-            self.ttfb.get_or_create(&labels).observe(t.as_secs_f64());
+            h.ttfb.observe(t.as_secs_f64());
         }
         if fallbacks > 0 {
             self.fallbacks
@@ -352,8 +440,33 @@ impl Metrics {
         }
     }
 
+    fn request_handles(&self, alias: &str, route: &str, status: u16) -> RequestHandles {
+        let (provider, model) = route.split_once('/').unwrap_or(("", ""));
+        let labels = RouteLabels {
+            alias: alias.to_string(),
+            provider: provider.to_string(),
+            model: model.to_string(),
+        };
+        RequestHandles {
+            total: self
+                .requests_total
+                .get_or_create(&RequestLabels {
+                    alias: alias.to_string(),
+                    provider: provider.to_string(),
+                    model: model.to_string(),
+                    status: status.to_string(),
+                })
+                .clone(),
+            duration: self.duration.get_or_create(&labels).clone(),
+            ttfb: self.ttfb.get_or_create(&labels).clone(),
+        }
+    }
+
     /// The breakers' states, read when `/metrics` is scraped.
     pub fn set_circuits(&self, entries: &[crate::health::EntryHealth]) {
+        if !self.enabled {
+            return;
+        }
         use crate::health::BreakerState;
         for e in entries {
             let v = match e.state {
@@ -371,9 +484,66 @@ impl Metrics {
     }
 
     /// The GPU sampler's latest reading, set when `/metrics` is scraped.
-    pub fn set_gpus(&self, gpus: &[crate::health::gpu::GpuSample]) {
+    /// A provider's state changed.
+    pub fn set_provider_state(&self, provider: &str, state: crate::health::ProviderState) {
+        if !self.enabled {
+            return;
+        }
+        use crate::health::ProviderState;
+        for s in [
+            ProviderState::Up,
+            ProviderState::Degraded,
+            ProviderState::Down,
+            ProviderState::Unknown,
+        ] {
+            self.provider_state
+                .get_or_create(&ProviderStateLabels {
+                    provider: provider.to_string(),
+                    state: s.as_str(),
+                })
+                .set(i64::from(s == state));
+        }
+        let l = ProviderLabel {
+            provider: provider.to_string(),
+        };
+        match state {
+            ProviderState::Up | ProviderState::Degraded => {
+                self.provider_up.get_or_create(&l).set(1);
+            }
+            ProviderState::Down => {
+                self.provider_up.get_or_create(&l).set(0);
+            }
+            ProviderState::Unknown => {
+                self.provider_up.remove(&l);
+            }
+        }
+    }
+
+    /// One health probe.
+    pub fn record_probe(&self, provider: &str, ok: bool, took: Duration) {
+        if !self.enabled {
+            return;
+        }
+        self.probes
+            .get_or_create(&ProbeLabels {
+                provider: provider.to_string(),
+                result: if ok { "ok" } else { "error" },
+            })
+            .inc();
+        self.probe_duration
+            .get_or_create(&ProviderLabel {
+                provider: provider.to_string(),
+            })
+            .observe(took.as_secs_f64());
+    }
+
+    pub fn set_gpus(&self, host: &str, gpus: &[crate::health::gpu::GpuSample]) {
+        if !self.enabled {
+            return;
+        }
         for g in gpus {
             let l = GpuLabels {
+                host: host.to_string(),
                 gpu: g.index.to_string(),
                 name: g.name.clone(),
             };
@@ -393,6 +563,18 @@ impl Metrics {
                 self.gpu_power.get_or_create(&l).set(w);
             }
         }
+    }
+
+    /// Counting nothing: `metrics.enabled: false`.
+    pub fn disabled() -> Self {
+        Self {
+            enabled: false,
+            ..Self::new()
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled
     }
 
     /// The text exposition.

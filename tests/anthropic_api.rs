@@ -17,6 +17,7 @@ const SESSION: &str = include_str!("fixtures/claude-code/session.json");
 fn config(u: &str) -> String {
     format!(
         r#"
+health: {{ probe_interval: 0s }}
 providers:
   claude: {{ kind: anthropic, base_url: "{u}", api_key_env: TEST_ANTHROPIC_KEY, discover_models: false }}
   local: {{ kind: ollama, base_url: "{u}", discover_models: false }}

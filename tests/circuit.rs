@@ -189,19 +189,137 @@ async fn metrics_count_requests_latency_fallbacks_and_circuits() {
             .await
             .unwrap();
     }
-    let text = p.get("/metrics").await.text().await.unwrap();
-    let has = |needle: &str| assert!(text.contains(needle), "missing {needle}:\n{text}");
-    has(r#"lodestar_requests_total{alias="failing",provider="a",model="backup",status="200"} 3"#);
-    has(
-        r#"lodestar_request_duration_seconds_count{alias="failing",provider="a",model="backup"} 3"#,
+    let r = p.get("/metrics").await;
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text"),
     );
-    has(r#"lodestar_time_to_first_byte_seconds_bucket{le="#);
+    let text = r.text().await.unwrap();
+    let m = support::metrics::parse(&text);
+    let backup = [("alias", "failing"), ("provider", "a"), ("model", "backup")];
+    assert_eq!(
+        m.get(
+            "lodestar_requests_total",
+            &[backup[0], backup[1], backup[2], ("status", "200")]
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        m.get("lodestar_request_duration_seconds_count", &backup),
+        Some(3.0)
+    );
+    assert_eq!(
+        m.get("lodestar_time_to_first_byte_seconds_count", &backup),
+        Some(3.0)
+    );
     // Two failed tries of the first entry before it opened; the third request skipped it
     // (a skip is not a failed try).
-    has(r#"lodestar_fallbacks_total{alias="failing"} 2"#);
-    has(r#"lodestar_circuit_state{target="a/m+fail_500"} 1"#);
-    has("# TYPE lodestar_request_duration_seconds histogram");
-    has("# UNIT lodestar_request_duration_seconds seconds");
+    assert_eq!(
+        m.get("lodestar_fallbacks_total", &[("alias", "failing")]),
+        Some(2.0)
+    );
+    assert_eq!(
+        m.get("lodestar_circuit_state", &[("target", "a/m+fail_500")]),
+        Some(1.0)
+    );
+    assert!(text.contains("# TYPE lodestar_request_duration_seconds histogram"));
+    assert!(text.contains("# UNIT lodestar_request_duration_seconds seconds"));
+}
+
+/// The Grafana dashboard and the alert rules in installers/monitoring/ use only metric names
+/// that /metrics has (a renamed metric must not silently empty a panel).
+#[test]
+fn the_shipped_dashboard_and_alerts_use_only_real_metric_names() {
+    use lodestar::health::{EntryHealth, ProviderState};
+    // Every family gets a sample (an empty family is not rendered), then its name is read off
+    // the text the way a scraper reads it.
+    let metrics = lodestar::metrics::Metrics::new();
+    let tokens = lodestar::ledger::Tokens {
+        input: 1,
+        output: 1,
+        ..Default::default()
+    };
+    metrics.record_usage("p", "m", "", &tokens, Some(0.01));
+    metrics.record_usage("p", "m2", "", &tokens, None);
+    metrics.record_cache("hit");
+    metrics.record_cache_hit(Some(0.01));
+    metrics.set_cache_size(&Default::default());
+    metrics.record_request(
+        "fast",
+        "p/m",
+        200,
+        Duration::from_millis(5),
+        Some(Duration::from_millis(1)),
+        1,
+    );
+    metrics.set_circuits(&[EntryHealth {
+        target: "p/m".into(),
+        state: BreakerState::Open,
+        consecutive_failures: 5,
+        last_error: None,
+        retry_in_s: None,
+    }]);
+    metrics.set_provider_state("p", ProviderState::Up);
+    metrics.record_probe("p", true, Duration::from_millis(3));
+    metrics.set_gpus(
+        "local",
+        &[lodestar::health::gpu::GpuSample {
+            index: 0,
+            name: "T600".into(),
+            utilization_pct: 50,
+            memory_used_bytes: 1,
+            memory_total_bytes: 2,
+            temperature_c: Some(60),
+            power_w: Some(20.0),
+            processes: vec![],
+        }],
+    );
+    let text = metrics.render();
+    support::metrics::parse(&text);
+    let mut real = std::collections::BTreeSet::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("# TYPE ") else {
+            continue;
+        };
+        let (name, kind) = rest.split_once(' ').unwrap();
+        match kind {
+            "counter" => {
+                real.insert(format!("{name}_total"));
+            }
+            "histogram" => {
+                for s in ["_bucket", "_sum", "_count"] {
+                    real.insert(format!("{name}{s}"));
+                }
+            }
+            _ => {
+                real.insert(name.to_string());
+            }
+        }
+    }
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/installers/monitoring/");
+    let mut used = 0;
+    for file in ["grafana-dashboard.json", "prometheus-alerts.yml"] {
+        let body = std::fs::read_to_string(format!("{dir}{file}")).unwrap();
+        for (i, _) in body.match_indices("lodestar_") {
+            let name: String = body[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_' || c.is_ascii_digit())
+                .collect();
+            assert!(
+                real.contains(&name),
+                "{file} uses `{name}`, which /metrics does not have"
+            );
+            used += 1;
+        }
+    }
+    assert!(used > 20, "the files reference the metrics ({used} uses)");
+    // Both files parse.
+    let _: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{dir}grafana-dashboard.json")).unwrap(),
+    )
+    .unwrap();
 }
 
 #[tokio::test]

@@ -371,3 +371,51 @@ fn messages_api_and_match_are_checked() {
     assert!(errs.contains("models.m.match[0]"), "{errs}");
     assert!(errs.contains("translation.on_unsupported"), "{errs}");
 }
+
+#[test]
+fn health_probes_on_down_and_gpu_agents_are_checked() {
+    let c = load(&format!(
+        "{VALID}health: {{ error_rate: 0.3, probe_interval: 10s }}\ngpus:\n  - {{ agent_url: http://gpu-box.lan:9091 }}\n"
+    ))
+    .unwrap();
+    assert_eq!(c.health.breaker.error_rate, 0.3);
+    assert_eq!(
+        c.health.probe_interval,
+        Some(std::time::Duration::from_secs(10))
+    );
+    assert_eq!(c.gpus[0].name, "gpu-box.lan");
+    // The default probe is the kind's model list; `probe: false` turns it off.
+    assert_eq!(
+        c.provider("local").unwrap().probe.as_deref(),
+        Some("http://127.0.0.1:11434/api/tags")
+    );
+    let off = load(&VALID.replace(
+        "kind: ollama, base_url: http://127.0.0.1:11434",
+        "kind: ollama, base_url: http://127.0.0.1:11434, probe: false, on_down: \"systemctl --user restart ollama\"",
+    ))
+    .unwrap();
+    assert_eq!(off.provider("local").unwrap().probe, None);
+    assert_eq!(
+        off.provider("local")
+            .unwrap()
+            .on_down
+            .as_ref()
+            .unwrap()
+            .command,
+        "systemctl --user restart ollama"
+    );
+
+    let e = one_error(&format!("{VALID}health: {{ error_rate: 50 }}\n"));
+    assert_eq!(e.key, "health.error_rate");
+    assert!(e.msg.contains("between 0 and 1"), "{}", e.msg);
+    let e = one_error(&format!(
+        "{VALID}gpus:\n  - {{ agent_url: gpu-box:9091 }}\n"
+    ));
+    assert_eq!(e.key, "gpus[0].agent_url");
+    assert!(e.msg.contains("lodestar agent"), "{}", e.msg);
+    let e = one_error(&VALID.replace(
+        "kind: ollama, base_url: http://127.0.0.1:11434",
+        "kind: ollama, base_url: http://127.0.0.1:11434, on_down: \" \"",
+    ));
+    assert_eq!(e.key, "providers.local.on_down");
+}

@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn config(url: &str) -> String {
     format!(
-        "providers:\n  u: {{ kind: openai-compatible, base_url: \"{url}/v1\", discover_models: false }}\n"
+        "health: {{ probe_interval: 0s }}\nproviders:\n  u: {{ kind: openai-compatible, base_url: \"{url}/v1\", discover_models: false }}\n"
     )
 }
 

@@ -88,19 +88,94 @@ async fn readings_reach_the_admin_api_health_and_metrics() {
     assert_eq!(v["gpus"][0]["processes"][0]["pid"], 4242);
     let h: Value = p.get("/health").await.json().await.unwrap();
     assert_eq!(h["gpu"], 2);
-    let m = p.get("/metrics").await.text().await.unwrap();
-    assert!(
-        m.contains(r#"lodestar_gpu_memory_total_bytes{gpu="0",name="Fake T600 #0"} 4294967296"#),
-        "{m}"
+    let m = support::metrics::parse(&p.get("/metrics").await.text().await.unwrap());
+    let g0 = [("host", "local"), ("gpu", "0"), ("name", "Fake T600 #0")];
+    let g1 = [("host", "local"), ("gpu", "1"), ("name", "Fake T600 #1")];
+    assert_eq!(
+        m.get("lodestar_gpu_memory_total_bytes", &g0),
+        Some(4294967296.0)
     );
+    assert_eq!(m.get("lodestar_gpu_temperature_celsius", &g1), Some(61.0));
+    assert_eq!(m.get("lodestar_gpu_power_watts", &g0), Some(35.5));
+    assert!(m.get("lodestar_gpu_utilization_ratio", &g0).unwrap() >= 0.2);
+}
+
+/// A `lodestar agent` on a GPU box (in-process here, with the fake source) and a Lodestar that
+/// lists it under `gpus:`: the remote GPUs show in the admin API and the metrics under the
+/// agent's name; an agent that does not answer is shown as unreachable, with the reason.
+#[tokio::test]
+async fn a_remote_agents_gpus_show_beside_the_local_ones() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let agent = lodestar::agent::start(
+        listener,
+        Arc::new(Fake {
+            reads: AtomicU32::new(0),
+        }),
+        Duration::from_millis(50),
+    )
+    .unwrap();
+    let agent_url = format!("http://{}", agent.local_addr());
+    // The agent's own endpoints.
+    let own: Value = support::http_client()
+        .get(format!("{agent_url}/gpu"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(
-        m.contains(r#"lodestar_gpu_temperature_celsius{gpu="1",name="Fake T600 #1"} 61"#),
-        "{m}"
+        own["status"] == "ok" || own["status"] == "starting",
+        "{own}"
     );
+    let up = TestUpstream::start().await;
+    let yaml = config(&up.url())
+        + &format!(
+            "gpus:\n  - {{ agent_url: \"{agent_url}\", name: gpu-box }}\n  - {{ agent_url: \"http://127.0.0.1:9\" }}\n"
+        );
+    let p = Proxy::start_with_gpus(&yaml, GpuSourceHandle(Arc::new(NoDriver))).await;
+    let mut v = gpu(&p).await;
+    for _ in 0..100 {
+        if v["remote"][0]["status"] == "ok" && v["remote"][1]["status"] == "unreachable" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        v = gpu(&p).await;
+    }
+    assert_eq!(v["status"], "none", "no local GPU: {v}");
+    let r = &v["remote"];
+    assert_eq!(r[0]["host"], "gpu-box", "{v}");
+    assert_eq!(r[0]["status"], "ok", "{v}");
+    assert_eq!(r[0]["gpus"][1]["name"], "Fake T600 #1");
+    assert_eq!(r[1]["host"], "127.0.0.1", "named after the URL's host: {v}");
+    assert_eq!(r[1]["status"], "unreachable");
     assert!(
-        m.contains(r#"lodestar_gpu_power_watts{gpu="0",name="Fake T600 #0"} 35.5"#),
-        "{m}"
+        r[1]["reason"].as_str().unwrap().contains("lodestar agent"),
+        "{v}"
     );
+    let m = support::metrics::parse(&p.get("/metrics").await.text().await.unwrap());
+    assert_eq!(
+        m.get(
+            "lodestar_gpu_memory_total_bytes",
+            &[("host", "gpu-box"), ("gpu", "0")]
+        ),
+        Some(4294967296.0)
+    );
+    // The agent's Prometheus text parses too.
+    let text = support::http_client()
+        .get(format!("{agent_url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let am = support::metrics::parse(&text);
+    assert_eq!(
+        am.get("lodestar_gpu_temperature_celsius", &[("gpu", "1")]),
+        Some(61.0)
+    );
+    agent.shutdown().await;
 }
 
 #[tokio::test]

@@ -65,6 +65,10 @@ models:
         "{text}"
     );
     assert!(text.contains("local/m+fail_500: open (500"), "{text}");
+    assert!(
+        text.contains("): up"),
+        "the probe at start found it up: {text}"
+    );
     assert!(text.contains("gpu:"), "{text}");
     let v: Value = serde_json::from_str(&status(&["--json"])).unwrap();
     assert_eq!(v["providers"][0]["loaded"][0]["vram_bytes"], 1u64 << 30);
@@ -79,4 +83,60 @@ models:
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no Lodestar answers at"));
+}
+
+/// `lodestar agent` as a GPU box runs it: it prints its address and serves `/gpu` and
+/// `/metrics`; with no NVIDIA driver (this CI) `/gpu` says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_agent_serves_this_machines_gpu_readings() {
+    use std::io::BufRead;
+    let home = support::temp_dir("agent-cli");
+    let mut child = lodestar(&home)
+        .args(["agent", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .strip_prefix("lodestar agent on ")
+        .unwrap_or_else(|| panic!("{line}"))
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let mut v = Value::Null;
+    for _ in 0..100 {
+        v = support::http_client()
+            .get(format!("{url}/gpu"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if v["status"] != "starting" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    if std::path::Path::new("/proc/driver/nvidia").exists() {
+        assert_eq!(v["status"], "ok", "{v}");
+    } else {
+        assert_eq!(v["status"], "none", "{v}");
+        assert!(v["reason"].as_str().unwrap().contains("NVML"), "{v}");
+    }
+    let m = support::http_client()
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    support::metrics::parse(&m);
+    assert!(terminate(&mut child).success());
 }

@@ -1,5 +1,6 @@
 //! The `lodestar` command line: one file per subcommand, each thin over the library.
 
+mod agent;
 mod cache;
 mod config_check;
 mod costs;
@@ -66,6 +67,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve this machine's GPU readings over HTTP (JSON and Prometheus) for a Lodestar on
+    /// another machine (`gpus: [{ agent_url: http://THIS-HOST:9091 }]` there).
+    Agent(agent::Args),
     /// The response cache: stats, or clear it.
     Cache {
         #[command(subcommand)]
@@ -120,6 +124,7 @@ fn run_command(cli: Cli) -> Result<ExitCode, String> {
         Command::Prices { action } => prices::run(cli.config.as_deref(), action),
         Command::Cache { action } => cache::run(cli.config.as_deref(), action),
         Command::Status { json } => status::run(cli.config.as_deref(), json),
+        Command::Agent(args) => agent::run(args),
         Command::Config {
             action: ConfigAction::Check,
         } => config_check::run(cli.config.as_deref()),

@@ -24,6 +24,7 @@ pub(crate) fn run(config: Option<&Path>, args: Args) -> Result<ExitCode, String>
     let rt = runtime(&cfg)?;
     rt.block_on(async move {
         let origin = cfg.origin.clone();
+        let storage_enabled = cfg.storage.enabled;
         let providers: Vec<String> = cfg
             .providers
             .iter()
@@ -54,6 +55,7 @@ pub(crate) fn run(config: Option<&Path>, args: Args) -> Result<ExitCode, String>
         output::line(format!("providers: {}", providers.join(", ")));
         match handle.ledger().store() {
             Some(st) => output::line(format!("ledger: {}", st.path().display())),
+            None if !storage_enabled => output::line("ledger: off (storage.enabled: false)"),
             None => output::line(
                 "ledger: off (the database could not be opened; see the warning above)",
             ),
@@ -71,7 +73,7 @@ pub(crate) fn run(config: Option<&Path>, args: Args) -> Result<ExitCode, String>
 }
 
 /// A future that resolves on Ctrl-C or SIGTERM; the handlers are installed when it is created.
-fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+pub(super) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

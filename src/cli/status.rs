@@ -35,12 +35,34 @@ pub(super) fn run(cli_config: Option<&std::path::Path>, json: bool) -> Result<Ex
             Some(e) => format!("listing failed: {e}"),
             None => format!("{} models listed", p["models_listed"]),
         };
+        let h = &p["health"];
+        let pct = |w: &str| {
+            h["uptime"][w]
+                .as_f64()
+                .map_or("-".to_string(), |u| format!("{:.1}%", u * 100.0))
+        };
+        let latency = h["latency_ms"]["p50"]
+            .as_f64()
+            .map(|p50| {
+                format!(
+                    ", p50 {p50:.0} ms / p95 {:.0} ms",
+                    h["latency_ms"]["p95"].as_f64().unwrap_or(0.0)
+                )
+            })
+            .unwrap_or_default();
         output::line(format!(
-            "  {} ({} at {}): {listing}",
+            "  {} ({} at {}): {}{latency}, uptime 1h {} 24h {} 7d {}; {listing}",
             p["name"].as_str().unwrap_or("?"),
             p["kind"].as_str().unwrap_or("?"),
-            p["base_url"].as_str().unwrap_or("?")
+            p["base_url"].as_str().unwrap_or("?"),
+            h["state"].as_str().unwrap_or("unknown"),
+            pct("1h"),
+            pct("24h"),
+            pct("7d"),
         ));
+        if let Some(e) = h["last_error"].as_str() {
+            output::line(format!("    last error: {e}"));
+        }
         for m in p["loaded"].as_array().into_iter().flatten() {
             output::line(format!(
                 "    loaded: {} ({} in VRAM)",
@@ -86,6 +108,29 @@ pub(super) fn run(cli_config: Option<&std::path::Path>, json: bool) -> Result<Ex
             v["gpu"]["reason"].as_str().unwrap_or("?")
         )),
         _ => output::line("gpu: starting"),
+    }
+    for r in v["remote_gpus"].as_array().into_iter().flatten() {
+        let host = r["host"].as_str().unwrap_or("?");
+        match r["status"].as_str() {
+            Some("ok") => {
+                for g in r["gpus"].as_array().into_iter().flatten() {
+                    output::line(format!(
+                        "  {host} {} {}: {}% busy, {} of {}, {} C",
+                        g["index"],
+                        g["name"].as_str().unwrap_or("?"),
+                        g["utilization_pct"],
+                        mib(g["memory_used_bytes"].as_u64().unwrap_or(0)),
+                        mib(g["memory_total_bytes"].as_u64().unwrap_or(0)),
+                        g["temperature_c"]
+                    ));
+                }
+            }
+            Some(other) => output::line(format!(
+                "  {host}: {other} ({})",
+                r["reason"].as_str().unwrap_or("-")
+            )),
+            None => {}
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -39,10 +39,14 @@ pub struct Config {
     /// In file order.
     pub budgets: Vec<crate::ledger::BudgetConfig>,
     pub cache: crate::cache::CacheConfig,
-    /// Circuit breakers (`health:`).
-    pub health: crate::health::BreakerConfig,
+    /// Circuit breakers, probes and health events (`health:`).
+    pub health: crate::health::HealthConfig,
     /// The GPU sampler (`gpu:`).
     pub gpu: GpuConfig,
+    /// Remote GPU boxes running `lodestar agent` (`gpus:`).
+    pub gpus: Vec<GpuAgent>,
+    /// `/metrics` and its counting (`metrics.enabled`).
+    pub metrics: bool,
     /// 1-based line of each dotted key that the file set (absent: a default).
     pub lines: HashMap<String, usize>,
 }
@@ -80,6 +84,29 @@ pub struct ProviderConfig {
     /// The upstream takes OpenAI's `/v1/responses` itself (default for `kind: openai`).
     pub responses_native: bool,
     pub pricing: Pricing,
+    /// The URL of the background health probe's GET; None: not probed.
+    pub probe: Option<String>,
+    /// What to run when the provider goes down.
+    pub on_down: Option<OnDown>,
+}
+
+/// A provider's `on_down:` command.
+#[derive(Debug, Clone)]
+pub struct OnDown {
+    pub command: String,
+    /// The least time between two runs (doubles while outages keep coming back).
+    pub backoff: Duration,
+    /// The command is killed after this long.
+    pub timeout: Duration,
+}
+
+/// A remote GPU box (`gpus: [{ agent_url }]`).
+#[derive(Debug, Clone)]
+pub struct GpuAgent {
+    /// Without a trailing slash.
+    pub url: String,
+    /// What its GPUs are labelled with (`host`).
+    pub name: String,
 }
 
 /// How a provider's requests are priced (`prices`, `cost_per_hour`, `price_table`).

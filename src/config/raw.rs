@@ -59,6 +59,10 @@ pub(crate) struct RawProvider {
     pub cost_per_hour: Option<f64>,
     /// Which shipped price table prices this provider (default: from its kind and host).
     pub price_table: Option<String>,
+    /// The background health probe (default: the kind's model list).
+    pub probe: Option<RawProbe>,
+    /// A command run when the provider goes down (once per outage, with backoff).
+    pub on_down: Option<RawOnDown>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -162,10 +166,68 @@ pub(crate) struct RawCachePolicy {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawHealth {
+    /// False turns breakers, probes and provider states off.
+    pub enabled: Option<bool>,
     /// Consecutive failures that open an entry's circuit; 0 turns breakers off.
     pub failures: Option<u32>,
     #[serde(default, with = "humantime_serde")]
     pub open_for: Option<Duration>,
+    /// The share of failed requests over `window` that opens an entry's circuit (0..1).
+    pub error_rate: Option<f64>,
+    #[serde(default, with = "humantime_serde")]
+    pub window: Option<Duration>,
+    /// Requests an entry must have had in `window` before `error_rate` applies.
+    pub min_requests: Option<u32>,
+    /// How often each provider is probed in the background; `0s` turns probes off.
+    #[serde(default, with = "humantime_serde")]
+    pub probe_interval: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub probe_timeout: Option<Duration>,
+    /// At most one down (or degraded) event per provider per this long.
+    #[serde(default, with = "humantime_serde")]
+    pub notify_every: Option<Duration>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMetrics {
+    /// False: `/metrics` is off and nothing is counted for it.
+    pub enabled: Option<bool>,
+}
+
+/// `gpus:` entries: remote GPU boxes running `lodestar agent`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGpuAgent {
+    pub agent_url: String,
+    /// The name shown for this box (default: the URL's host).
+    pub name: Option<String>,
+}
+
+/// A provider's `probe:`: `false`, or the path (or full URL) of a cheap GET.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum RawProbe {
+    On(bool),
+    Path(String),
+}
+
+/// A provider's `on_down:`: a command, or a command with its backoff and timeout.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum RawOnDown {
+    Command(String),
+    Full(RawOnDownFull),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOnDownFull {
+    pub command: String,
+    #[serde(default, with = "humantime_serde")]
+    pub backoff: Option<Duration>,
+    #[serde(default, with = "humantime_serde")]
+    pub timeout: Option<Duration>,
 }
 
 #[derive(Debug, Default, Deserialize)]

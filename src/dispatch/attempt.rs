@@ -303,6 +303,21 @@ pub(super) async fn run(
         }
         Err(_) => return Err(total_timeout(t.total)),
     };
+    // A success that is not JSON is the upstream's failure (a proxy's HTML page, a server
+    // cut off mid-write); before the first byte to the client, the next entry may answer.
+    if matches!(plan, Plan::Pass { .. })
+        && serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err()
+    {
+        let head: String = String::from_utf8_lossy(&body[..body.len().min(60)])
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect();
+        return Err(Failure::Retryable {
+            why: format!("answered {status} with a body that is not JSON (`{head}`)"),
+            retry_after: None,
+            kind: FailureKind::Other,
+        });
+    }
     tap.on_json(&body);
     let answer = match plan {
         Plan::Pass { .. } => Answer::Full {

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::config::Target;
-use crate::health::{Admission, Breakers};
+use crate::health::{Admission, Breakers, Monitor};
 use crate::providers::{Endpoint, Providers};
 use crate::translate::{Conversation, Format, OnUnsupported, TranslateError};
 use reqwest::header::HeaderMap;
@@ -166,6 +166,7 @@ pub(crate) struct Dispatcher {
     providers: Arc<Providers>,
     max_retry_wait: Duration,
     breakers: Arc<Breakers>,
+    monitor: Arc<Monitor>,
 }
 
 impl Dispatcher {
@@ -173,11 +174,28 @@ impl Dispatcher {
         providers: Arc<Providers>,
         max_retry_wait: Duration,
         breakers: Arc<Breakers>,
+        monitor: Arc<Monitor>,
     ) -> Self {
         Self {
             providers,
             max_retry_wait,
             breakers,
+            monitor,
+        }
+    }
+
+    /// A streamed answer from `target` ended: its health counts only now (a stream cut
+    /// mid-way is the upstream's failure; a client leaving is not).
+    pub(crate) fn stream_ended(&self, target: &Target, outcome: &StreamOutcome, ttfb: Duration) {
+        match outcome {
+            StreamOutcome::Failed(why) => {
+                self.breakers.failure(target, why);
+                self.monitor.observe(target, false, None, Some(why));
+            }
+            StreamOutcome::Complete | StreamOutcome::ClientGone => {
+                self.breakers.success(target);
+                self.monitor.observe(target, true, Some(ttfb), None);
+            }
         }
     }
 
@@ -216,13 +234,23 @@ impl Dispatcher {
                     });
                     continue;
                 };
+                let attempt_started = Instant::now();
                 match attempt::run(provider, target, call).await {
                     Ok(attempt::Attempted {
                         answer,
                         dropped,
                         translated,
                     }) => {
-                        self.breakers.success(target);
+                        // A stream's health is judged when it ends (`stream_ended`).
+                        if matches!(answer, Answer::Full { .. }) {
+                            self.breakers.success(target);
+                            self.monitor.observe(
+                                target,
+                                true,
+                                Some(attempt_started.elapsed()),
+                                None,
+                            );
+                        }
                         return Ok(Dispatched {
                             target: target.clone(),
                             answer,
@@ -242,6 +270,7 @@ impl Dispatcher {
                             self.breakers.rate_limited(target, retry_after);
                         } else {
                             self.breakers.failure(target, &why);
+                            self.monitor.observe(target, false, None, Some(&why));
                         }
                         failed.push(AttemptRecord {
                             target: target.clone(),
@@ -255,6 +284,8 @@ impl Dispatcher {
                     Err(Failure::Refused { status, body }) => {
                         // The entry is up: it answered, refusing the request itself.
                         self.breakers.success(target);
+                        self.monitor
+                            .observe(target, true, Some(attempt_started.elapsed()), None);
                         return Err(DispatchError::Refused {
                             target: target.clone(),
                             status,

@@ -1,5 +1,6 @@
 //! Circuit breakers. An entry is `Closed` until `failures` consecutive retryable failures
-//! (connect errors, timeouts, 5xx) open it; while `Open` it is skipped without a request; after
+//! (connect errors, timeouts, 5xx, garbage, a stream cut mid-way) open it, or until
+//! `error_rate` of its requests failed over `window` (with at least `min_requests` of them); while `Open` it is skipped without a request; after
 //! `open_for` one request is let through as a trial (`HalfOpen`): success closes it, failure
 //! opens it again. A 429 does not count as a failure: the entry cools down for its
 //! `Retry-After` (skipped by new requests until then) and is otherwise healthy.
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::broadcast;
 
+use super::window::{self, OutcomeWindow};
 use crate::config::Target;
 use crate::events::{CircuitChange, Event};
 use crate::store::lock;
@@ -21,6 +23,11 @@ pub struct BreakerConfig {
     pub failures: u32,
     /// How long an open circuit skips its entry before a trial request.
     pub open_for: Duration,
+    /// The share of failed requests over `window` that opens a circuit.
+    pub error_rate: f64,
+    pub window: Duration,
+    /// Requests needed in `window` before `error_rate` applies.
+    pub min_requests: u32,
 }
 
 impl Default for BreakerConfig {
@@ -28,6 +35,9 @@ impl Default for BreakerConfig {
         Self {
             failures: 5,
             open_for: Duration::from_secs(30),
+            error_rate: 0.5,
+            window: Duration::from_secs(60),
+            min_requests: 10,
         }
     }
 }
@@ -52,6 +62,10 @@ struct Entry {
     /// A half-open trial is in flight.
     trial: bool,
     last_error: Option<String>,
+    /// Outcomes over `window`, for `error_rate`.
+    recent: OutcomeWindow,
+    /// It has failed or been rate limited at least once (shown in snapshots from then on).
+    troubled: bool,
 }
 
 impl Default for Entry {
@@ -62,6 +76,8 @@ impl Default for Entry {
             until: None,
             trial: false,
             last_error: None,
+            recent: OutcomeWindow::default(),
+            troubled: false,
         }
     }
 }
@@ -87,6 +103,8 @@ pub enum Admission {
 
 pub struct Breakers {
     cfg: BreakerConfig,
+    /// Time zero of the outcome windows.
+    base: Instant,
     entries: Mutex<HashMap<Target, Entry>>,
     events: broadcast::Sender<Event>,
 }
@@ -95,6 +113,7 @@ impl Breakers {
     pub fn new(cfg: BreakerConfig, events: broadcast::Sender<Event>) -> Breakers {
         Breakers {
             cfg,
+            base: Instant::now(),
             entries: Mutex::new(HashMap::new()),
             events,
         }
@@ -152,12 +171,21 @@ impl Breakers {
         if self.cfg.failures == 0 {
             return;
         }
+        let now = self.epoch();
         let mut map = lock(&self.entries);
         let Some(e) = map.get_mut(t) else {
+            let mut e = Entry::default();
+            e.recent.record(now, true);
+            map.insert(t.clone(), e);
             return;
         };
         let was = e.state;
-        *e = Entry::default();
+        e.state = BreakerState::Closed;
+        e.failures = 0;
+        e.until = None;
+        e.trial = false;
+        e.last_error = None;
+        e.recent.record(now, true);
         drop(map);
         if matches!(was, BreakerState::Open | BreakerState::HalfOpen) {
             tracing::info!(target = %t, "circuit closed: the entry answered again");
@@ -174,18 +202,28 @@ impl Breakers {
         if self.cfg.failures == 0 {
             return;
         }
+        let now = self.epoch();
         let mut map = lock(&self.entries);
         let e = map.entry(t.clone()).or_default();
         e.failures += 1;
+        e.troubled = true;
         e.last_error = Some(why.chars().take(300).collect());
         e.trial = false;
+        e.recent.record(now, false);
+        let (failed, total) = e.recent.counts(now);
         let opens = match e.state {
             BreakerState::HalfOpen => true,
-            _ => e.failures >= self.cfg.failures,
+            BreakerState::Open => false,
+            _ => {
+                e.failures >= self.cfg.failures
+                    || (total >= self.cfg.min_requests
+                        && f64::from(failed) >= self.cfg.error_rate * f64::from(total))
+            }
         };
         if !opens {
             return;
         }
+        e.recent.clear();
         let first = e.state != BreakerState::HalfOpen;
         e.state = BreakerState::Open;
         e.until = Some(Instant::now() + self.cfg.open_for);
@@ -210,6 +248,7 @@ impl Breakers {
         }
         let mut map = lock(&self.entries);
         let e = map.entry(t.clone()).or_default();
+        e.troubled = true;
         if e.state == BreakerState::Closed {
             e.state = BreakerState::CoolingDown;
             e.until = Some(Instant::now() + retry_after.unwrap_or(self.cfg.open_for));
@@ -217,12 +256,32 @@ impl Breakers {
         }
     }
 
-    /// Every entry with a state other than a clean `Closed`.
+    fn epoch(&self) -> u64 {
+        window::epoch(self.base, Instant::now(), self.cfg.window)
+    }
+
+    /// A trial that neither succeeded nor failed (the client left mid-stream): let the next
+    /// request try.
+    pub fn release(&self, t: &Target) {
+        if let Some(e) = lock(&self.entries).get_mut(t) {
+            e.trial = false;
+        }
+    }
+
+    /// An entry's state now (`Closed` for one never seen).
+    pub fn state_of(&self, t: &Target) -> BreakerState {
+        lock(&self.entries)
+            .get(t)
+            .map_or(BreakerState::Closed, |e| e.state)
+    }
+
+    /// Every entry that has failed or been rate limited since the start, with its state now.
     pub fn snapshot(&self) -> Vec<EntryHealth> {
         let now = Instant::now();
         let map = lock(&self.entries);
         let mut out: Vec<EntryHealth> = map
             .iter()
+            .filter(|(_, e)| e.troubled)
             .map(|(t, e)| EntryHealth {
                 target: t.to_string(),
                 state: e.state,

@@ -2,7 +2,8 @@
 //! temperature, power, the processes on it) through a `GpuSource` — NVML in the product, a
 //! fake in tests — on a blocking thread, and keeps the latest reading for `/admin/api/gpu`,
 //! `/health`, `/metrics` and the tray. No NVIDIA driver is a normal state: one log line,
-//! `gpu: none` with the reason, and the sampler stops asking.
+//! `gpu: none` with the reason, and the sampler stops asking. Remote GPU boxes running
+//! `lodestar agent` (`gpus: [{ agent_url }]`) are polled over HTTP on the same interval.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 /// One GPU at one moment.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct GpuSample {
     pub index: u32,
     pub name: String,
@@ -23,7 +24,7 @@ pub struct GpuSample {
     pub processes: Vec<GpuProcess>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct GpuProcess {
     pub pid: u32,
     /// None where the driver does not say (Windows WDDM).
@@ -36,8 +37,8 @@ pub trait GpuSource: Send + Sync + 'static {
     fn sample(&self) -> Result<Vec<GpuSample>, String>;
 }
 
-/// What `/admin/api/gpu` says.
-#[derive(Debug, Clone, Serialize)]
+/// What `/admin/api/gpu` says (and a `lodestar agent`'s `/gpu`).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum GpuStatus {
     /// Not read yet.
@@ -49,25 +50,145 @@ pub enum GpuStatus {
     Ok {
         gpus: Vec<GpuSample>,
     },
+    /// A remote agent could not be asked, and why.
+    Unreachable {
+        reason: String,
+    },
 }
 
-/// The latest reading, shared.
+/// A remote GPU box's latest reading.
+#[derive(Debug, Clone, Serialize)]
+pub struct RemoteGpus {
+    /// The name its GPUs are shown under (`gpus[].name`, default the URL's host).
+    pub host: String,
+    pub agent_url: String,
+    #[serde(flatten)]
+    pub status: GpuStatus,
+}
+
+/// The latest readings, shared: this machine's and each remote agent's.
 #[derive(Clone)]
-pub struct GpuState(Arc<RwLock<GpuStatus>>);
+pub struct GpuState {
+    local: Arc<RwLock<GpuStatus>>,
+    remote: Arc<RwLock<Vec<RemoteGpus>>>,
+}
 
 impl Default for GpuState {
     fn default() -> Self {
-        Self(Arc::new(RwLock::new(GpuStatus::Starting)))
+        Self {
+            local: Arc::new(RwLock::new(GpuStatus::Starting)),
+            remote: Arc::new(RwLock::new(Vec::new())),
+        }
     }
 }
 
 impl GpuState {
+    /// This machine's GPUs.
     pub fn get(&self) -> GpuStatus {
-        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.local.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The remote agents' GPUs, in config order.
+    pub fn remote(&self) -> Vec<RemoteGpus> {
+        self.remote
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn set(&self, s: GpuStatus) {
-        *self.0.write().unwrap_or_else(|e| e.into_inner()) = s;
+        *self.local.write().unwrap_or_else(|e| e.into_inner()) = s;
+    }
+
+    fn set_remote(&self, r: RemoteGpus) {
+        let mut all = self.remote.write().unwrap_or_else(|e| e.into_inner());
+        match all.iter_mut().find(|x| x.agent_url == r.agent_url) {
+            Some(x) => *x = r,
+            None => all.push(r),
+        }
+    }
+
+    /// Every GPU with the host it is on (`local` or an agent's name), for metrics and the tray.
+    pub fn all(&self) -> Vec<(String, GpuSample)> {
+        let mut out: Vec<(String, GpuSample)> = match self.get() {
+            GpuStatus::Ok { gpus } => gpus.into_iter().map(|g| ("local".into(), g)).collect(),
+            _ => Vec::new(),
+        };
+        for r in self.remote() {
+            if let GpuStatus::Ok { gpus } = r.status {
+                out.extend(gpus.into_iter().map(|g| (r.host.clone(), g)));
+            }
+        }
+        out
+    }
+}
+
+/// Ask each remote agent for its GPUs every `interval` until `stop`; an unreachable agent is
+/// shown as such (with the reason) and asked again next time.
+pub async fn run_remote(
+    agents: Vec<crate::config::GpuAgent>,
+    state: GpuState,
+    interval: Duration,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let client = match reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!("cannot build the GPU agent client: {e}");
+            return;
+        }
+    };
+    for a in &agents {
+        state.set_remote(RemoteGpus {
+            host: a.name.clone(),
+            agent_url: a.url.clone(),
+            status: GpuStatus::Starting,
+        });
+    }
+    loop {
+        let asks = agents.iter().map(|a| {
+            let client = &client;
+            async move {
+                let url = format!("{}/gpu", a.url);
+                let status = match client.get(&url).send().await {
+                    Ok(r) if r.status().is_success() => match r
+                        .bytes()
+                        .await
+                        .map_err(|e| e.to_string())
+                        .and_then(|b| serde_json::from_slice::<GpuStatus>(&b).map_err(|e| e.to_string()))
+                    {
+                        Ok(s) => s,
+                        Err(e) => GpuStatus::Unreachable {
+                            reason: format!("{url} did not answer a GPU reading: {e}"),
+                        },
+                    },
+                    Ok(r) => GpuStatus::Unreachable {
+                        reason: format!("{url} answered {}", r.status()),
+                    },
+                    Err(e) => GpuStatus::Unreachable {
+                        reason: format!(
+                            "cannot reach the agent at {url}: {} (is `lodestar agent` running there?)",
+                            crate::dispatch::describe_reqwest(&e)
+                        ),
+                    },
+                };
+                RemoteGpus {
+                    host: a.name.clone(),
+                    agent_url: a.url.clone(),
+                    status,
+                }
+            }
+        });
+        for r in futures_util::future::join_all(asks).await {
+            state.set_remote(r);
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
     }
 }
 

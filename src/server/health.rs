@@ -32,6 +32,7 @@ pub(super) async fn health(State(s): State<Arc<AppState>>) -> Json<Value> {
             crate::health::gpu::GpuStatus::Starting => json!("starting"),
             crate::health::gpu::GpuStatus::None { reason } => json!({"none": reason}),
             crate::health::gpu::GpuStatus::Ok { gpus } => json!(gpus.len()),
+            crate::health::gpu::GpuStatus::Unreachable { reason } => json!({"none": reason}),
         },
         "storage": match s.ledger.store() {
             Some(st) => json!({

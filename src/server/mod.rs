@@ -18,6 +18,7 @@ mod openai;
 mod peek;
 mod proxy;
 mod responses;
+mod ui;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -52,6 +53,7 @@ pub(crate) struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     pub cache: Arc<crate::cache::Cache>,
     pub breakers: Arc<crate::health::Breakers>,
+    pub monitor: Arc<crate::health::Monitor>,
     pub gpu: crate::health::gpu::GpuState,
     /// Why the database could not be opened, if it could not.
     pub storage_error: Option<String>,

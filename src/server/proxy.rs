@@ -444,6 +444,7 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
                     let bytes = response.to_string();
                     super::responses::keep(&state, &opened.project, rid, &input, bytes.as_bytes());
                 }
+                state.dispatcher.stream_ended(&target, &outcome, ttfb);
                 let word = match &outcome {
                     StreamOutcome::Complete => "ok".to_string(),
                     StreamOutcome::Failed(why) => format!("failed mid-stream: {why}"),

@@ -84,9 +84,24 @@ pub(crate) enum Write {
     CacheClear {
         project: Option<String>,
     },
+    /// One provider probe's outcome (uptime history; kept `PROBE_HISTORY`).
+    Probe(ProbeRow),
     /// Answered once everything sent before it is committed.
     Flush(std::sync::mpsc::Sender<()>),
 }
+
+/// A provider probe's outcome.
+#[derive(Debug, Clone)]
+pub(crate) struct ProbeRow {
+    pub provider: String,
+    pub ts_ms: i64,
+    pub ok: bool,
+    pub latency_ms: f64,
+    pub error: Option<String>,
+}
+
+/// How long probe outcomes are kept: the longest uptime window (7 days) and a day's margin.
+pub(crate) const PROBE_HISTORY: Duration = Duration::from_secs(8 * 86_400);
 
 /// Limits on stored Responses (`storage.responses`).
 #[derive(Debug, Clone, Copy)]

@@ -84,4 +84,21 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX cache_entries_created ON cache_entries(created_ms);
     CREATE INDEX cache_entries_project ON cache_entries(project);
     "#,
+    // 3: provider probes (uptime history) and engine settings changed at run time (the quick
+    // switch of the default alias, local-only).
+    r#"
+    CREATE TABLE probes (
+        id INTEGER PRIMARY KEY,
+        provider TEXT NOT NULL,
+        ts_ms INTEGER NOT NULL,
+        ok INTEGER NOT NULL,
+        latency_ms REAL NOT NULL,
+        error TEXT
+    );
+    CREATE INDEX probes_ts ON probes(ts_ms);
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];

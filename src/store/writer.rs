@@ -327,6 +327,19 @@ fn write_batch(
                     |r| r.get::<_, i64>(0),
                 )? as u64;
             }
+            Write::Probe(p) => {
+                tx.prepare_cached(
+                    "INSERT INTO probes (provider, ts_ms, ok, latency_ms, error) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![
+                    p.provider,
+                    p.ts_ms,
+                    p.ok,
+                    p.latency_ms,
+                    p.error
+                ])?;
+            }
             Write::Flush(f) => flushes.push(f),
         }
     }
@@ -453,6 +466,10 @@ fn prune(
 ) -> rusqlite::Result<()> {
     let cutoff = now_ms() - limits.max_age.as_millis() as i64;
     conn.execute("DELETE FROM responses WHERE created_ms < ?1", [cutoff])?;
+    conn.execute(
+        "DELETE FROM probes WHERE ts_ms < ?1",
+        [now_ms() - super::PROBE_HISTORY.as_millis() as i64],
+    )?;
     conn.execute(
         "DELETE FROM cache_entries WHERE expires_ms <= ?1",
         [now_ms()],

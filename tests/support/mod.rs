@@ -8,6 +8,7 @@
 
 pub mod bin;
 pub mod ledger;
+pub mod metrics;
 pub mod proxy;
 pub mod sdk;
 pub mod tls;

@@ -51,6 +51,12 @@
 //! | `cached_N` | usage reports N cached prompt tokens on top of the prompt's words: Anthropic `cache_read_input_tokens: N` (`input_tokens` excludes them); OpenAI `prompt_tokens_details.cached_tokens: N` (`prompt_tokens` includes them) |
 //! | `hang` | never answer (a dropped request counts as cancelled) |
 //! | `no_model` | 404 `model_not_found`, as Ollama answers for an unknown model |
+//! | `fail_CODE_alt` | only every other request with this exact model string fails (the 1st, 3rd, …) |
+//! | `garbage` | 200 with `content-type: application/json` and an HTML body |
+//!
+//! The model listings (`/v1/models`, `/api/tags`) answer normally unless a script was set with
+//! [`TestUpstream::script_listing`]: each listing GET takes the next step (`ok`, a status code
+//! such as `500` or `429`, `garbage`, or `hang`); after the script, they answer normally.
 //!
 //! A stream is a list of steps sent with `slow_stream_MS` between them: the opening events
 //! (OpenAI chat's role chunk, when there is one; Anthropic's message_start + first
@@ -202,6 +208,13 @@ impl TestUpstream {
         }
     }
 
+    /// The next listing GETs (`/v1/models`, `/api/tags`) answer these steps in order: `ok`, a
+    /// status code (`500`, `429`, ...), `garbage` (200, JSON content type, HTML body) or `hang`.
+    pub fn script_listing(&self, steps: &[&str]) {
+        let mut s = self.shared.listing_script.lock().unwrap();
+        s.extend(steps.iter().map(|x| x.to_string()));
+    }
+
     /// From now on `/v1/messages` (and `count_tokens`) accept requests without `x-api-key`,
     /// as local servers do; `anthropic-version` stays required.
     pub fn anthropic_key_optional(&self) {
@@ -318,6 +331,8 @@ pub(super) struct Shared {
     next_id: AtomicU64,
     /// [`TestUpstream::anthropic_key_optional`] was called.
     key_optional: AtomicBool,
+    /// What the next listing GETs answer ([`TestUpstream::script_listing`]).
+    listing_script: Mutex<std::collections::VecDeque<String>>,
 }
 
 #[derive(Default)]
@@ -338,6 +353,33 @@ impl Shared {
             changed: Notify::new(),
             next_id: AtomicU64::new(1),
             key_optional: AtomicBool::new(false),
+            listing_script: Mutex::new(std::collections::VecDeque::new()),
+        }
+    }
+
+    /// The scripted answer for this listing GET, if the script says anything but `ok`.
+    pub(super) async fn listing_fault(&self) -> Option<Response> {
+        let step = self.listing_script.lock().unwrap().pop_front()?;
+        match step.as_str() {
+            "ok" => None,
+            "hang" => {
+                std::future::pending::<()>().await;
+                None
+            }
+            "garbage" => Some(axum::response::IntoResponse::into_response((
+                StatusCode::OK,
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                "<html>oops</html>",
+            ))),
+            code => {
+                let status = StatusCode::from_u16(code.parse().unwrap()).unwrap();
+                Some(error_response(
+                    Dialect::OpenAi,
+                    status,
+                    "test upstream: scripted listing failure",
+                    None,
+                ))
+            }
         }
     }
 

@@ -40,6 +40,8 @@ pub(super) struct Knobs {
     pub(super) usage: Option<String>,
     /// `no_usage`: report no usage at all (like some local servers), even when asked.
     pub(super) no_usage: bool,
+    /// `garbage`: answer 200 with a JSON content type and an HTML body.
+    pub(super) garbage: bool,
 }
 
 /// Usage reports in each provider's own shape, for the ledger's tests: `openai`, `gemini`
@@ -71,6 +73,8 @@ pub(super) struct Fail {
     status: StatusCode,
     retry_after: Option<u64>,
     once: bool,
+    /// Only every other request with this model fails (the 1st, 3rd, ...).
+    alt: bool,
 }
 
 impl Knobs {
@@ -98,6 +102,7 @@ impl Knobs {
                     "hang" => knobs.hang = true,
                     "no_model" => knobs.no_model = true,
                     "no_usage" => knobs.no_usage = true,
+                    "garbage" => knobs.garbage = true,
                     _ => {}
                 }
             }
@@ -128,10 +133,13 @@ impl Fail {
             status,
             retry_after: (code == 429).then_some(1),
             once: false,
+            alt: false,
         };
         for part in parts {
             if part == "once" {
                 fail.once = true;
+            } else if part == "alt" {
+                fail.alt = true;
             } else if let Some(secs) = part.strip_prefix("ra").and_then(|n| n.parse().ok()) {
                 fail.retry_after = Some(secs);
             } else {
@@ -236,7 +244,17 @@ pub(super) async fn begin(
     // `_once` failures let every request after the first with this model through.
     let fail = knobs
         .fail
-        .filter(|fail| !(fail.once && shared.calls_for(&model) > 1));
+        .filter(|fail| !(fail.once && shared.calls_for(&model) > 1))
+        .filter(|fail| !(fail.alt && shared.calls_for(&model).is_multiple_of(2)));
+    if knobs.garbage {
+        attempt.disarm();
+        return Err((
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            "<html><body>502 Bad Gateway</body></html>",
+        )
+            .into_response());
+    }
     if let Some(fail) = fail {
         attempt.disarm();
         let message = format!("test upstream: forced {}", fail.status.as_u16());

@@ -282,21 +282,27 @@ pub(super) async fn embeddings(
 }
 
 /// OpenAI's model list, or Anthropic's when the request carries `anthropic-version`.
-pub(super) async fn models(State(shared): Upstream, headers: HeaderMap) -> Json<Value> {
+pub(super) async fn models(State(shared): Upstream, headers: HeaderMap) -> Response {
     shared.record_get("/v1/models");
+    if let Some(r) = shared.listing_fault().await {
+        return r;
+    }
     if headers.contains_key("anthropic-version") {
-        return Json(upstream_anthropic::models_list(shared.models()));
+        return Json(upstream_anthropic::models_list(shared.models())).into_response();
     }
     let data: Vec<Value> = shared
         .models()
         .iter()
         .map(|id| json!({"id": id, "object": "model", "created": 0, "owned_by": "test"}))
         .collect();
-    Json(json!({"object": "list", "data": data}))
+    Json(json!({"object": "list", "data": data})).into_response()
 }
 
-pub(super) async fn ollama_tags(State(shared): Upstream) -> Json<Value> {
+pub(super) async fn ollama_tags(State(shared): Upstream) -> Response {
     shared.record_get("/api/tags");
+    if let Some(r) = shared.listing_fault().await {
+        return r;
+    }
     let models: Vec<Value> = shared
         .models()
         .iter()
@@ -305,7 +311,7 @@ pub(super) async fn ollama_tags(State(shared): Upstream) -> Json<Value> {
                    "size": 1, "digest": "x", "details": {}})
         })
         .collect();
-    Json(json!({"models": models}))
+    Json(json!({"models": models})).into_response()
 }
 
 /// Every listed model reported as loaded, 1 GiB of VRAM each (as Ollama's `/api/ps` says).

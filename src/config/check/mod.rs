@@ -7,6 +7,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+mod health;
 mod ledger;
 mod provider;
 
@@ -28,6 +29,8 @@ const TOP_KEYS: &[&str] = &[
     "cache",
     "health",
     "gpu",
+    "gpus",
+    "metrics",
 ];
 
 struct Checker<'a> {
@@ -109,16 +112,12 @@ pub(super) fn check(
     let storage = c.storage(section("storage"));
     let budgets = c.budgets(section("budgets"), &declared_aliases);
     let cache = c.cache(section("cache"));
-    let health = c
-        .de::<raw::RawHealth>(section("health"), "health")
-        .map(|h| {
-            let d = crate::health::BreakerConfig::default();
-            crate::health::BreakerConfig {
-                failures: h.failures.unwrap_or(d.failures),
-                open_for: h.open_for.unwrap_or(d.open_for),
-            }
-        })
-        .unwrap_or_default();
+    let health = c.health(section("health"));
+    let gpus = c.gpus(section("gpus"));
+    let metrics = c
+        .de::<raw::RawMetrics>(section("metrics"), "metrics")
+        .and_then(|m| m.enabled)
+        .unwrap_or(true);
     let gpu = c
         .de::<raw::RawGpu>(section("gpu"), "gpu")
         .map(|g| {
@@ -143,6 +142,8 @@ pub(super) fn check(
             cache,
             health,
             gpu,
+            gpus,
+            metrics,
             lines: c.lines,
         })
     } else {

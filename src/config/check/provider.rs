@@ -7,7 +7,11 @@ use super::Checker;
 use crate::providers::ProviderKind;
 
 impl Checker<'_> {
-    pub(super) fn provider(&mut self, name: String, raw: RawProvider) -> Option<ProviderConfig> {
+    pub(super) fn provider(
+        &mut self,
+        name: String,
+        mut raw: RawProvider,
+    ) -> Option<ProviderConfig> {
         let key = format!("providers.{name}");
         let base_url = match raw
             .base_url
@@ -148,7 +152,11 @@ impl Checker<'_> {
                 );
             }
         }
+        let probe = self.probe(&key, raw.kind, &base_url, raw.probe.take());
+        let on_down = self.on_down(&key, raw.on_down.take());
         Some(ProviderConfig {
+            probe,
+            on_down,
             ca_cert,
             kind: raw.kind,
             base_url,
@@ -246,7 +254,7 @@ impl Checker<'_> {
     }
 }
 
-fn check_url(u: &str) -> Result<String, String> {
+pub(super) fn check_url(u: &str) -> Result<String, String> {
     match reqwest::Url::parse(u) {
         // Credentials in a URL end up in logs, banners and error text: keys belong in
         // api_key_env / api_key_keyring.

@@ -2,7 +2,7 @@
 //! request log; and `/metrics`. Every request must come from a local page: its `Host` must be a loopback
 //! name or address (or one in `server.allowed_hosts`), and an `Origin`, when sent, likewise —
 //! otherwise a web page on another site could read it through DNS rebinding.
-//! Must not change anything: these are reads.
+//! Changes nothing but run-time state (a probe on demand, clearing the cache); never config files.
 
 use std::sync::Arc;
 
@@ -14,6 +14,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
+
+mod state;
 
 use super::{ApiError, AppState};
 use crate::ledger::query::{self, Bucket, GroupBy, resolve_range};
@@ -27,79 +29,43 @@ pub(super) fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/admin/api/budgets", get(budgets))
         .route("/admin/api/requests", get(requests))
         .route("/admin/api/cache", get(cache_stats).delete(cache_clear))
-        .route("/admin/api/health", get(health))
-        .route("/admin/api/gpu", get(gpu))
-        .route("/admin/api/status", get(status))
+        .route("/admin/api/health", get(state::health))
+        .route("/admin/api/gpu", get(state::gpu))
+        .route("/admin/api/status", get(state::status))
+        .route(
+            "/admin/api/providers/{name}/probe",
+            axum::routing::post(state::probe),
+        )
+        .route("/ui", get(super::ui::root))
+        .route("/ui/", get(super::ui::index))
+        .route("/ui/{*path}", get(super::ui::asset))
         .layer(axum::middleware::from_fn_with_state(state, local_only))
 }
 
 /// Prometheus text format. Behind the same guard: it names models and projects (a remote
 /// scraper's host goes in `server.allowed_hosts`).
-async fn metrics(State(s): State<Arc<AppState>>) -> impl IntoResponse {
+async fn metrics(State(s): State<Arc<AppState>>) -> Response {
+    if !s.metrics.enabled() {
+        return (
+            StatusCode::NOT_FOUND,
+            "metrics are off (`metrics.enabled: false` in the config)\n",
+        )
+            .into_response();
+    }
+    s.metrics.set_cache_size(&s.cache.stats());
+    s.metrics.set_circuits(&s.breakers.snapshot());
+    for (host, g) in s.gpu.all() {
+        s.metrics.set_gpus(&host, std::slice::from_ref(&g));
+    }
     (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        {
-            s.metrics.set_cache_size(&s.cache.stats());
-            s.metrics.set_circuits(&s.breakers.snapshot());
-            if let crate::health::gpu::GpuStatus::Ok { gpus } = s.gpu.get() {
-                s.metrics.set_gpus(&gpus);
-            }
-            s.metrics.render()
-        },
+        [(axum::http::header::CONTENT_TYPE, OPENMETRICS)],
+        s.metrics.render(),
     )
+        .into_response()
 }
 
-/// Route entries whose circuit is not cleanly closed (open, half-open, cooling down, or
-/// counting failures).
-async fn health(State(s): State<Arc<AppState>>) -> Response {
-    Json(json!({ "entries": s.breakers.snapshot() })).into_response()
-}
-
-/// One screen of state (`lodestar status`): providers with their listings and, for Ollama,
-/// the models loaded now with their VRAM; circuits; GPUs.
-async fn status(State(s): State<Arc<AppState>>) -> Response {
-    use crate::providers::ProviderKind;
-    let jobs = s.providers.iter().map(|p| {
-        let catalog = s.catalog.clone();
-        async move {
-            let loaded = if p.kind() == ProviderKind::Ollama {
-                Some(crate::providers::loaded_models(p).await)
-            } else {
-                None
-            };
-            let mut v = json!({
-                "name": p.name(),
-                "kind": p.kind().to_string(),
-                "base_url": p.cfg.base_url,
-                "models_listed": catalog.models(p.name()).len(),
-                "listing_error": catalog.error(p.name()),
-            });
-            match loaded {
-                Some(Ok(models)) => v["loaded"] = json!(models),
-                Some(Err(e)) => v["loaded_error"] = json!(e),
-                None => {}
-            }
-            v
-        }
-    });
-    let providers = futures_util::future::join_all(jobs).await;
-    Json(json!({
-        "version": env!("CARGO_PKG_VERSION"),
-        "uptime_s": s.started.elapsed().as_secs(),
-        "providers": providers,
-        "circuits": s.breakers.snapshot(),
-        "gpu": s.gpu.get(),
-    }))
-    .into_response()
-}
-
-/// Each local GPU's latest reading, or why there is none.
-async fn gpu(State(s): State<Arc<AppState>>) -> Response {
-    Json(s.gpu.get()).into_response()
-}
+/// What prometheus-client writes: OpenMetrics text (`_total` counters, `# UNIT`, `# EOF`).
+pub(crate) const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 async fn cache_stats(State(s): State<Arc<AppState>>) -> Response {
     let c = s.cache.clone();
