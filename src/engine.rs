@@ -76,6 +76,7 @@ pub struct EngineHandle {
     catalog: Arc<ModelCatalog>,
     providers: Arc<Providers>,
     ledger: Arc<Ledger>,
+    switch: Arc<crate::switch::RoutingSwitch>,
 }
 
 impl Engine {
@@ -188,6 +189,11 @@ impl Engine {
                 stop,
             ));
         }
+        let switch = Arc::new(crate::switch::RoutingSwitch::new(
+            config.clone(),
+            ledger.store().cloned(),
+            events.clone(),
+        ));
         let state = Arc::new(AppState {
             dispatcher: Dispatcher::new(
                 providers.clone(),
@@ -197,6 +203,7 @@ impl Engine {
             ),
             breakers,
             monitor,
+            switch: switch.clone(),
             gpu,
             config,
             catalog: catalog.clone(),
@@ -253,6 +260,7 @@ impl Engine {
             catalog,
             providers,
             ledger,
+            switch,
         })
     }
 }
@@ -300,6 +308,11 @@ impl EngineHandle {
     /// The ledger (prices, budgets, the database).
     pub fn ledger(&self) -> &Arc<Ledger> {
         &self.ledger
+    }
+
+    /// The quick switch (default alias, local-only), the same state the admin API changes.
+    pub fn switch(&self) -> &Arc<crate::switch::RoutingSwitch> {
+        &self.switch
     }
 }
 

@@ -20,6 +20,8 @@ pub enum Event {
     Provider(ProviderChange),
     /// A provider's `on_down` command ran.
     OnDown(OnDownRun),
+    /// The quick switch changed the default alias or local-only mode.
+    Routing(crate::switch::SwitchState),
     /// The engine is shutting down.
     ShuttingDown,
 }

@@ -22,6 +22,7 @@ pub mod router;
 pub mod secrets;
 pub(crate) mod server;
 pub mod store;
+pub mod switch;
 pub(crate) mod translate;
 
 pub use engine::{Engine, EngineError, EngineHandle, EngineOptions, GpuSourceHandle};

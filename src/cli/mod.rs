@@ -11,6 +11,7 @@ mod route;
 mod run;
 mod serve;
 mod status;
+mod switch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -67,6 +68,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Switch the default alias (what `auto` gets) or local-only mode on the running Lodestar:
+    /// the same switch as the tray and the UI. With no argument, show the current state.
+    Use(switch::Args),
     /// Serve this machine's GPU readings over HTTP (JSON and Prometheus) for a Lodestar on
     /// another machine (`gpus: [{ agent_url: http://THIS-HOST:9091 }]` there).
     Agent(agent::Args),
@@ -125,6 +129,7 @@ fn run_command(cli: Cli) -> Result<ExitCode, String> {
         Command::Cache { action } => cache::run(cli.config.as_deref(), action),
         Command::Status { json } => status::run(cli.config.as_deref(), json),
         Command::Agent(args) => agent::run(args),
+        Command::Use(args) => switch::run(cli.config.as_deref(), args),
         Command::Config {
             action: ConfigAction::Check,
         } => config_check::run(cli.config.as_deref()),
@@ -211,15 +216,27 @@ fn init_logging(default: &str) -> crate::logging::FlushGuard {
 /// One HTTP/1.1 exchange with the local server's admin API: (status, body). None when no
 /// server answers at the configured address.
 pub(super) fn admin(cfg: &Config, method: &str, path: &str) -> Option<(u16, String)> {
+    admin_with(cfg, method, path, None)
+}
+
+/// `admin` with a JSON body.
+pub(super) fn admin_with(
+    cfg: &Config,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> Option<(u16, String)> {
     use std::io::{Read, Write};
     let addr = cfg.server.listen;
     let mut s =
         std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(500)).ok()?;
     s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
         .ok()?;
+    let body = body.unwrap_or("");
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
     )
     .ok()?;
     let mut out = String::new();
@@ -227,4 +244,30 @@ pub(super) fn admin(cfg: &Config, method: &str, path: &str) -> Option<(u16, Stri
     let status = out.split_whitespace().nth(1)?.parse().ok()?;
     let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
     Some((status, body))
+}
+
+/// The config routing uses now: the running instance's quick switch if one answers, else
+/// the switch saved in the database, else the file as it is.
+pub(super) fn effective(cfg: &Config) -> (Config, Option<String>) {
+    if let Some((200, body)) = admin(cfg, "GET", "/admin/api/routing")
+        && let Ok(v) = serde_json::from_str::<serde_json::Value>(&body)
+    {
+        let note = (v["default_source"] == "switched" || v["local_only"] == true)
+            .then(|| "as switched on the running instance".to_string());
+        let c = crate::switch::apply(cfg, v["default"].as_str(), v["local_only"].as_bool());
+        return (c, note);
+    }
+    let path = cfg.storage.path.clone().or_else(crate::store::default_path);
+    if cfg.storage.enabled
+        && let Some(p) = path.filter(|p| p.exists())
+        && let Ok(store) = crate::store::Store::open(&p, Default::default())
+    {
+        let (d, l) = crate::switch::saved(&store);
+        store.close();
+        if d.is_some() || l.is_some() {
+            let c = crate::switch::apply(cfg, d.as_deref(), l);
+            return (c, Some("as last switched (`lodestar use`)".to_string()));
+        }
+    }
+    (cfg.clone(), None)
 }

@@ -8,7 +8,8 @@ use super::{load_config, output, runtime};
 use crate::providers::{ModelCatalog, Providers, refresh_catalog};
 
 pub(crate) fn run(config: Option<&Path>) -> Result<ExitCode, String> {
-    let (cfg, _) = load_config(config)?;
+    let (file, _) = load_config(config)?;
+    let (cfg, switched) = super::effective(&file);
     let rt = runtime(&cfg)?;
     let catalog = rt.block_on(async {
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -23,10 +24,13 @@ pub(crate) fn run(config: Option<&Path>) -> Result<ExitCode, String> {
     }
     for a in &cfg.aliases {
         let route: Vec<String> = a.route.iter().map(|t| t.to_string()).collect();
-        let default = if cfg.routing.default.as_deref() == Some(a.name.as_str()) {
-            "  [default]"
-        } else {
-            ""
+        let default = match (
+            cfg.routing.default.as_deref() == Some(a.name.as_str()),
+            &switched,
+        ) {
+            (true, Some(_)) => "  [default, switched]",
+            (true, None) => "  [default]",
+            _ => "",
         };
         output::line(format!("  {:<16} {}{default}", a.name, route.join(" -> ")));
     }

@@ -20,7 +20,8 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(config: Option<&Path>, args: Args) -> Result<ExitCode, String> {
-    let (cfg, _) = load_config(config)?;
+    let (file, _) = load_config(config)?;
+    let (cfg, switched) = super::effective(&file);
     let facts = RequestFacts::from_prompt(Some(args.model.clone()), &args.prompt);
     let decision = match router::decide(&facts, &cfg, &NoDiscovery) {
         // A bare model name may be one a provider lists: ask them, then decide again.
@@ -51,6 +52,13 @@ pub(crate) fn run(config: Option<&Path>, args: Args) -> Result<ExitCode, String>
             decision.alias.as_deref().unwrap_or("(none)")
         ));
         output::line(format!("estimate: ≈{} prompt tokens", facts.prompt_tokens));
+        if let Some(how) = &switched {
+            output::line(format!(
+                "switch:   default `{}`, local only {} ({how})",
+                cfg.routing.default.as_deref().unwrap_or("-"),
+                if cfg.routing.local_only { "on" } else { "off" }
+            ));
+        }
         for (t, why) in &decision.skipped {
             output::line(format!("skipped:  {t} ({why})"));
         }

@@ -90,6 +90,32 @@ pub struct ProviderConfig {
     pub on_down: Option<OnDown>,
 }
 
+impl ProviderConfig {
+    /// Whether a provider runs on this machine or the local network (free unless priced):
+    /// Ollama, or an OpenAI-compatible server at a local address. `kind: openai` and
+    /// `kind: anthropic` are the paid APIs even when reached through a local relay.
+    pub fn is_local(&self) -> bool {
+        match self.kind {
+            ProviderKind::Ollama => return true,
+            ProviderKind::OpenAi | ProviderKind::Anthropic => return false,
+            ProviderKind::OpenAiCompatible => {}
+        }
+        let host = crate::ledger::prices::host_of(&self.base_url);
+        if host == "localhost" || host.ends_with(".local") || host.ends_with(".lan") {
+            return true;
+        }
+        match host.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V4(ip)) => {
+                ip.is_loopback() || ip.is_private() || ip.is_link_local()
+            }
+            Ok(std::net::IpAddr::V6(ip)) => {
+                ip.is_loopback() || ip.is_unique_local() || ip.is_unicast_link_local()
+            }
+            Err(_) => false,
+        }
+    }
+}
+
 /// A provider's `on_down:` command.
 #[derive(Debug, Clone)]
 pub struct OnDown {
@@ -278,6 +304,9 @@ impl fmt::Display for Target {
 #[derive(Debug, Clone)]
 pub struct Routing {
     pub default: Option<String>,
+    /// Route only to local providers (`routing.local_only`, or the quick switch): cloud entries
+    /// are skipped, and a request with no local entry is refused.
+    pub local_only: bool,
     pub unknown_model: UnknownModel,
     /// The most one request waits, in total, honouring upstream `Retry-After`.
     pub max_retry_wait: Duration,

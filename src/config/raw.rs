@@ -255,6 +255,7 @@ pub(crate) struct RawCache {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawRouting {
     pub default: Option<String>,
+    pub local_only: Option<bool>,
     pub unknown_model: Option<UnknownModel>,
     #[serde(default, with = "humantime_serde")]
     pub max_retry_wait: Option<Duration>,

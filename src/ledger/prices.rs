@@ -300,7 +300,7 @@ pub const SHIPPED_VENDOR_NAMES: &[&str] = &[
     "openrouter",
 ];
 
-fn host_of(url: &str) -> &str {
+pub(crate) fn host_of(url: &str) -> &str {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let hostport = rest.split('/').next().unwrap_or("");
     let hostport = hostport.rsplit_once('@').map_or(hostport, |(_, h)| h);
@@ -310,26 +310,9 @@ fn host_of(url: &str) -> &str {
     hostport.split(':').next().unwrap_or("")
 }
 
-/// Whether a provider runs on this machine or the local network (free unless priced):
-/// Ollama, or an OpenAI-compatible server at a local address. `kind: openai` and
-/// `kind: anthropic` are the paid APIs even when reached through a local relay.
+/// Whether a provider runs on this machine or the local network (free unless priced).
 pub fn is_local(p: &ProviderConfig) -> bool {
-    match p.kind {
-        ProviderKind::Ollama => return true,
-        ProviderKind::OpenAi | ProviderKind::Anthropic => return false,
-        ProviderKind::OpenAiCompatible => {}
-    }
-    let host = host_of(&p.base_url);
-    if host == "localhost" || host.ends_with(".local") || host.ends_with(".lan") {
-        return true;
-    }
-    match host.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V4(ip)) => ip.is_loopback() || ip.is_private() || ip.is_link_local(),
-        Ok(std::net::IpAddr::V6(ip)) => {
-            ip.is_loopback() || ip.is_unique_local() || ip.is_unicast_link_local()
-        }
-        Err(_) => false,
-    }
+    p.is_local()
 }
 
 /// Resolves the price of any `provider/model`, built once per config.

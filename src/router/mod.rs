@@ -12,7 +12,7 @@
 //!    naming every alias and provider that could have been asked for.
 //!
 //! Entries whose provider cannot serve the endpoint (Anthropic has no embeddings) are skipped
-//! with the reason recorded.
+//! with the reason recorded; so are cloud entries while `routing.local_only` is on.
 
 mod facts;
 
@@ -112,6 +112,16 @@ impl fmt::Display for RouteError {
                 "no model was named and no default is configured; ask for a model, or set \
                  `routing.default` to an alias in the config",
             ),
+            RouteError::NothingCanServe { requested, skipped } if self.local_only_refusal() => {
+                let entries: Vec<String> = skipped.iter().map(|(t, _)| t.to_string()).collect();
+                write!(
+                    f,
+                    "local-only mode is on and `{requested}` has no local entry ({} are cloud \
+                     providers); ask for a local model, or turn local-only off in the tray, the \
+                     UI, or with `lodestar use --local-only off`",
+                    entries.join(", ")
+                )
+            }
             RouteError::NothingCanServe { requested, skipped } => {
                 write!(f, "no entry of `{requested}` can serve this endpoint: ")?;
                 let parts: Vec<String> = skipped
@@ -121,6 +131,17 @@ impl fmt::Display for RouteError {
                 f.write_str(&parts.join("; "))
             }
         }
+    }
+}
+
+/// Why local-only mode skipped an entry (the prefix tells the refusal apart).
+const LOCAL_ONLY_SKIP: &str = "local-only mode is on";
+
+impl RouteError {
+    /// Every entry was skipped only because local-only mode is on.
+    pub fn local_only_refusal(&self) -> bool {
+        matches!(self, RouteError::NothingCanServe { skipped, .. }
+            if !skipped.is_empty() && skipped.iter().all(|(_, w)| w.starts_with(LOCAL_ONLY_SKIP)))
     }
 }
 
@@ -321,11 +342,19 @@ fn finish(
     let mut targets = Vec::new();
     let mut skipped = Vec::new();
     for t in all {
-        let why = cfg
-            .provider(&t.provider)
-            .and_then(|p| p.kind.cannot_serve(facts.endpoint));
+        let provider = cfg.provider(&t.provider);
+        let why = provider.and_then(|p| p.kind.cannot_serve(facts.endpoint));
         match why {
             Some(w) => skipped.push((t, w.to_string())),
+            None if cfg.routing.local_only && !provider.is_some_and(|p| p.is_local()) => {
+                skipped.push((
+                    t,
+                    format!(
+                        "{LOCAL_ONLY_SKIP}: cloud providers are not used (turn it off in the \
+                         tray, the UI, or with `lodestar use --local-only off`)"
+                    ),
+                ));
+            }
             None => targets.push(t),
         }
     }

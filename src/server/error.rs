@@ -62,6 +62,9 @@ impl From<RouteError> for ApiError {
             RouteError::UnknownModel { .. } => (StatusCode::NOT_FOUND, Some("model_not_found")),
             RouteError::Ambiguous { .. } => (StatusCode::BAD_REQUEST, Some("model_ambiguous")),
             RouteError::NoDefault => (StatusCode::BAD_REQUEST, Some("model_required")),
+            RouteError::NothingCanServe { .. } if e.local_only_refusal() => {
+                (StatusCode::FORBIDDEN, Some("local_only"))
+            }
             RouteError::NothingCanServe { .. } => {
                 (StatusCode::BAD_REQUEST, Some("endpoint_unsupported"))
             }

@@ -54,6 +54,8 @@ pub(crate) struct AppState {
     pub cache: Arc<crate::cache::Cache>,
     pub breakers: Arc<crate::health::Breakers>,
     pub monitor: Arc<crate::health::Monitor>,
+    /// The default alias and local-only mode as switched at run time; routing reads this.
+    pub switch: Arc<crate::switch::RoutingSwitch>,
     pub gpu: crate::health::gpu::GpuState,
     /// Why the database could not be opened, if it could not.
     pub storage_error: Option<String>,

@@ -504,11 +504,12 @@ pub(super) async fn decide(
     s: &AppState,
     facts: &RequestFacts,
 ) -> Result<RouteDecision, RouteError> {
-    match router::decide(facts, &s.config, s.catalog.as_ref()) {
+    let cfg = s.switch.current();
+    match router::decide(facts, &cfg, s.catalog.as_ref()) {
         Err(RouteError::UnknownModel { .. }) if !*s.catalog_ready.borrow() => {
             let mut ready = s.catalog_ready.clone();
             let _ = tokio::time::timeout(Duration::from_secs(5), ready.wait_for(|r| *r)).await;
-            router::decide(facts, &s.config, s.catalog.as_ref())
+            router::decide(facts, &cfg, s.catalog.as_ref())
         }
         other => other,
     }

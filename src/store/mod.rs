@@ -86,6 +86,11 @@ pub(crate) enum Write {
     },
     /// One provider probe's outcome (uptime history; kept `PROBE_HISTORY`).
     Probe(ProbeRow),
+    /// A run-time setting (`settings` table), e.g. the quick-switched default alias.
+    Setting {
+        key: String,
+        value: String,
+    },
     /// Answered once everything sent before it is committed.
     Flush(std::sync::mpsc::Sender<()>),
 }

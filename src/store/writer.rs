@@ -340,6 +340,10 @@ fn write_batch(
                     p.error
                 ])?;
             }
+            Write::Setting { key, value } => {
+                tx.prepare_cached("INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)")?
+                    .execute(params![key, value])?;
+            }
             Write::Flush(f) => flushes.push(f),
         }
     }

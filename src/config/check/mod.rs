@@ -461,6 +461,7 @@ impl Checker<'_> {
         }
         Routing {
             default: raw.default,
+            local_only: raw.local_only.unwrap_or(false),
             unknown_model,
             max_retry_wait: raw
                 .max_retry_wait

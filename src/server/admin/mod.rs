@@ -15,6 +15,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
+mod routing;
 mod state;
 
 use super::{ApiError, AppState};
@@ -32,6 +33,11 @@ pub(super) fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/admin/api/health", get(state::health))
         .route("/admin/api/gpu", get(state::gpu))
         .route("/admin/api/status", get(state::status))
+        .route("/admin/api/models", get(routing::models))
+        .route(
+            "/admin/api/routing",
+            get(routing::routing).put(routing::switch),
+        )
         .route(
             "/admin/api/providers/{name}/probe",
             axum::routing::post(state::probe),

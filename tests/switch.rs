@@ -1,0 +1,222 @@
+//! The quick switch (the tray's radio list, the UI's Models page, `lodestar use`): one state
+//! for all, applied to the next request at once, saved across restarts, never turning
+//! fallbacks off; local-only mode keeps requests off cloud providers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use lodestar::events::Event;
+use serde_json::{Value, json};
+use support::bin::{lodestar, serve_on, terminate};
+use support::proxy::{Proxy, chat_body, route_of};
+use support::upstream::TestUpstream;
+
+fn config(u: &str) -> String {
+    format!(
+        r#"
+health: {{ probe_interval: 0s }}
+providers:
+  a: {{ kind: openai-compatible, base_url: "{u}/v1", discover_models: false }}
+  cloud: {{ kind: openai-compatible, base_url: "http://192.0.2.1/v1", discover_models: false }}
+models:
+  fast: {{ route: [a/fast-model] }}
+  smart: {{ route: [a/smart-model+fail_500, a/smart-backup] }}
+  mixed: {{ route: [cloud/big, a/small] }}
+routing:
+  default: fast
+"#
+    )
+}
+
+async fn put(p: &Proxy, body: Value) -> reqwest::Response {
+    p.client
+        .put(format!("{}/admin/api/routing", p.url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn switching_the_default_moves_the_next_request_and_survives_a_restart() {
+    let up = TestUpstream::start().await;
+    let db = support::temp_dir("switch").join("lodestar.db");
+    let p = Proxy::start_with_db(&config(&up.url()), db.clone()).await;
+    let mut events = p.handle.subscribe();
+    assert_eq!(
+        route_of(&p.chat(chat_body("auto", "hi")).await),
+        "a/fast-model"
+    );
+
+    let r = put(&p, json!({"default": "smart"})).await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["default"], "smart");
+    assert_eq!(v["default_source"], "switched");
+    // At once, and with the alias's fallback intact.
+    assert_eq!(
+        route_of(&p.chat(chat_body("auto", "hi")).await),
+        "a/smart-backup"
+    );
+    let switched = std::iter::from_fn(|| events.try_recv().ok()).find_map(|e| match e {
+        Event::Routing(s) => Some(s),
+        _ => None,
+    });
+    assert_eq!(switched.unwrap().default.as_deref(), Some("smart"));
+
+    // The models page's view.
+    let m: Value = p.get("/admin/api/models").await.json().await.unwrap();
+    assert_eq!(m["default"], "smart");
+    assert_eq!(m["config_default"], "fast");
+    let smart = m["aliases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "smart")
+        .unwrap();
+    assert_eq!(smart["route"][0]["target"], "a/smart-model+fail_500");
+    assert_eq!(smart["route"][0]["local"], true);
+    assert_eq!(smart["route"][0]["input_usd_per_mtok"], 0.0, "local: free");
+    let mixed = m["aliases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "mixed")
+        .unwrap();
+    assert_eq!(mixed["route"][0]["local"], false);
+    assert_eq!(
+        mixed["route"][0]["input_usd_per_mtok"],
+        Value::Null,
+        "unknown price"
+    );
+
+    // A wrong alias: the error names the field and the aliases there are.
+    let r = put(&p, json!({"default": "nosuch"})).await;
+    assert_eq!(r.status(), 400);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["param"], "default");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("fast, smart, mixed"),
+        "{e}"
+    );
+
+    // Saved: a restart keeps it; `null` goes back to the file's default.
+    p.handle.shutdown().await;
+    let p = Proxy::start_with_db(&config(&up.url()), db).await;
+    assert_eq!(
+        route_of(&p.chat(chat_body("auto", "hi")).await),
+        "a/smart-backup"
+    );
+    let v: Value = put(&p, json!({"default": null}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["default"], "fast");
+    assert_eq!(v["default_source"], "config");
+    assert_eq!(
+        route_of(&p.chat(chat_body("auto", "hi")).await),
+        "a/fast-model"
+    );
+}
+
+#[tokio::test]
+async fn local_only_mode_keeps_requests_off_cloud_providers() {
+    let up = TestUpstream::start().await;
+    let p = Proxy::start(&config(&up.url())).await;
+    let v: Value = put(&p, json!({"local_only": true}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["local_only"], true);
+    // The cloud entry is skipped without a try (192.0.2.1 would hang until a timeout).
+    let t = std::time::Instant::now();
+    let r = p.chat(chat_body("mixed", "hi")).await;
+    assert_eq!(route_of(&r), "a/small");
+    assert!(t.elapsed() < std::time::Duration::from_secs(1));
+    // Asking for a cloud model by name is refused, saying why and how to turn it off.
+    let r = p.chat(chat_body("cloud/big", "hi")).await;
+    assert_eq!(r.status(), 403);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["code"], "local_only");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("lodestar use --local-only off"),
+        "{e}"
+    );
+    put(&p, json!({"local_only": false})).await;
+    let r = p.chat(chat_body("cloud/big", "hi")).await;
+    assert_ne!(r.status(), 403);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lodestar_use_switches_the_running_instance_and_route_explain_shows_it() {
+    let up = TestUpstream::start().await;
+    let home = support::temp_dir("use-cli");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let yaml = format!(
+        "server: {{ listen: \"{listen}\" }}\nstorage: {{ path: \"{}\" }}\n{}",
+        home.join("lodestar.db").display(),
+        config(&up.url())
+    );
+    let cfg = support::write_config(&home, &yaml);
+    let run = |args: &[&str]| {
+        let out = lodestar(&home)
+            .arg("--config")
+            .arg(&cfg)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    // No server: a clear error.
+    let (ok, _, err) = run(&["use", "smart"]);
+    assert!(!ok);
+    assert!(err.contains("no Lodestar answers"), "{err}");
+
+    let mut cmd = lodestar(&home);
+    cmd.arg("--config").arg(&cfg);
+    let (mut child, url, _) = serve_on(&mut cmd, &home.join("err.log"), &listen, &[]);
+    let (ok, out, err) = run(&["use", "smart"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("default: smart (switched)"), "{out}");
+    let r = support::http_client()
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&chat_body("auto", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(route_of(&r), "a/smart-backup");
+    let (ok, out, _) = run(&["route", "hello", "--explain"]);
+    assert!(ok);
+    assert!(
+        out.starts_with("a/smart-model+fail_500 -> a/smart-backup"),
+        "{out}"
+    );
+    assert!(out.contains("switch:   default `smart`"), "{out}");
+    let (ok, _, err) = run(&["use", "nosuch"]);
+    assert!(!ok);
+    assert!(err.contains("`nosuch` is not an alias"), "{err}");
+    let (ok, out, _) = run(&["use", "--local-only", "on"]);
+    assert!(ok && out.contains("local only: on"), "{out}");
+    assert!(terminate(&mut child).success());
+    // Stopped: `route --explain` reads the saved switch.
+    let (ok, out, _) = run(&["route", "hello", "--explain"]);
+    assert!(ok);
+    assert!(out.contains("as last switched"), "{out}");
+}
