@@ -4,8 +4,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// Something worth telling a face of the engine about.
-#[derive(Debug, Clone)]
+/// Something worth telling a face of the engine about. As JSON (`GET /admin/api/events`, one
+/// Server-Sent Event each): `{"type": "provider", "data": {...}}`.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum Event {
     /// The proxy is accepting connections.
     Listening { addr: SocketAddr },
@@ -13,6 +15,9 @@ pub enum Event {
     RequestFinished(RequestSummary),
     /// Spend crossed a budget's soft threshold (once per threshold per period).
     BudgetThreshold(BudgetAlert),
+    /// A budget's hard limit stopped (or downgraded) a request: once per period per budget
+    /// (`threshold_pct` is the limit as a percentage of `usd`).
+    BudgetLimit(BudgetAlert),
     /// A route entry's circuit opened (once per outage) or closed again.
     Circuit(CircuitChange),
     /// A provider went down, degraded or recovered (transitions only; at most one down or
@@ -72,7 +77,7 @@ pub struct BudgetAlert {
     pub resets_at_ms: i64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct RequestSummary {
     pub id: String,
     /// `provider/model` that answered, if any did.
@@ -80,7 +85,12 @@ pub struct RequestSummary {
     pub status: u16,
     /// `ok`, or what went wrong.
     pub outcome: String,
+    #[serde(rename = "latency_ms", serialize_with = "as_ms")]
     pub latency: Duration,
+}
+
+fn as_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64() * 1000.0)
 }
 
 /// Events kept for a slow subscriber before it starts missing some.

@@ -1,4 +1,4 @@
-//! Prometheus metrics (`GET /metrics`, text format 0.0.4), kept with `prometheus-client`.
+//! Prometheus metrics (`GET /metrics`, OpenMetrics text), kept with `prometheus-client`.
 //! Owns the registry and the metric families; the parts of the engine that count things call
 //! its `record_*` methods, which only bump atomics.
 

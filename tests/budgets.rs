@@ -40,6 +40,7 @@ async fn budget_thresholds_fire_once_each() {
 async fn a_hard_limit_refuses_in_the_clients_format_and_free_models_still_answer() {
     let up = TestUpstream::start().await;
     let p = Proxy::start(&config(&up.url(), &budget("    hard_limit_usd: 0.005\n"))).await;
+    let mut events = p.handle.subscribe();
     // Admitted (nothing spent yet), costs $0.00588: the limit is now passed.
     let r = chat(&p, "priced-only", false).await;
     assert_eq!(r.status(), 200);
@@ -72,6 +73,14 @@ async fn a_hard_limit_refuses_in_the_clients_format_and_free_models_still_answer
     let r = chat(&p, "cheap", false).await;
     assert_eq!(r.status(), 200);
     assert_eq!(up.calls(), 3, "refused requests never reached the upstream");
+    // Two refusals, one "hard limit hit" event (for the desktop's notification).
+    let hits: Vec<String> = std::iter::from_fn(|| events.try_recv().ok())
+        .filter_map(|e| match e {
+            lodestar::events::Event::BudgetLimit(a) => Some(a.budget),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(hits, vec!["daily".to_string()]);
 }
 
 #[tokio::test]

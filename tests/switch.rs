@@ -220,3 +220,36 @@ async fn lodestar_use_switches_the_running_instance_and_route_explain_shows_it()
     assert!(ok);
     assert!(out.contains("as last switched"), "{out}");
 }
+
+/// The event channel over HTTP (`GET /admin/api/events`, Server-Sent Events), for faces outside
+/// the engine's process: a switch shows up as `event: routing`.
+#[tokio::test]
+async fn the_event_stream_carries_the_switch() {
+    use futures_util::StreamExt;
+    let up = TestUpstream::start().await;
+    let p = Proxy::start(&config(&up.url())).await;
+    let r = p.get("/admin/api/events").await;
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    let mut body = r.bytes_stream();
+    put(&p, json!({"default": "smart"})).await;
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !text.contains("event: routing") {
+        let chunk = tokio::time::timeout_at(deadline, body.next())
+            .await
+            .expect("an event within 5 s")
+            .unwrap()
+            .unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let data = text
+        .split("event: routing\ndata: ")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap();
+    let v: Value = serde_json::from_str(data).unwrap();
+    assert_eq!(v["type"], "routing");
+    assert_eq!(v["data"]["default"], "smart");
+}

@@ -475,6 +475,7 @@ async fn classify_error(resp: UpstreamResponse, upstream: Format, client: Format
         let kind = match status {
             429 => FailureKind::RateLimited,
             408 | 504 => FailureKind::Timeout,
+            404 => FailureKind::NotFound,
             _ => FailureKind::Other,
         };
         return Failure::Retryable {

@@ -154,6 +154,9 @@ pub(crate) enum Failure {
 pub(crate) enum FailureKind {
     RateLimited,
     Timeout,
+    /// 404: the provider answered, but does not have this model (the entry is broken, the
+    /// provider is up).
+    NotFound,
     Other,
 }
 
@@ -270,7 +273,11 @@ impl Dispatcher {
                             self.breakers.rate_limited(target, retry_after);
                         } else {
                             self.breakers.failure(target, &why);
-                            self.monitor.observe(target, false, None, Some(&why));
+                            if kind == FailureKind::NotFound {
+                                self.monitor.observe_model_failure(target, &why);
+                            } else {
+                                self.monitor.observe(target, false, None, Some(&why));
+                            }
                         }
                         failed.push(AttemptRecord {
                             target: target.clone(),

@@ -265,6 +265,25 @@ impl Monitor {
         self.settle(&t.provider, e, epoch);
     }
 
+    /// The provider answered that it has no such model: the model's entry failed, the
+    /// provider itself is up.
+    pub(crate) fn observe_model_failure(&self, t: &Target, error: &str) {
+        if !self.cfg.enabled {
+            return;
+        }
+        let Some(m) = self.entries.get(&t.provider) else {
+            return;
+        };
+        let epoch = self.epoch();
+        let mut e = lock(m);
+        e.traffic.record(epoch, true, None, None);
+        e.models
+            .entry(t.model.clone())
+            .or_default()
+            .record(epoch, false, None, Some(error));
+        self.settle(&t.provider, e, epoch);
+    }
+
     /// A probe's outcome; written to the uptime history.
     pub(crate) fn probed(&self, provider: &str, p: ProbeOutcome) {
         let Some(m) = self.entries.get(provider) else {

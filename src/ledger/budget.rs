@@ -95,6 +95,8 @@ struct State {
     reserved: f64,
     /// Thresholds fired this period, in hundredths of a percent.
     fired: BTreeSet<i64>,
+    /// The hard limit was announced this period (one event per period).
+    limit_announced: bool,
 }
 
 struct Budget {
@@ -193,6 +195,7 @@ impl Budgets {
                         spent,
                         reserved: 0.0,
                         fired,
+                        limit_announced: false,
                     }),
                 }
             })
@@ -227,6 +230,18 @@ impl Budgets {
             if let Some(limit) = b.cfg.hard_limit_usd
                 && st.spent + st.reserved >= limit
             {
+                if !st.limit_announced {
+                    st.limit_announced = true;
+                    let _ = self.events.send(Event::BudgetLimit(BudgetAlert {
+                        budget: b.cfg.name.clone(),
+                        project: b.cfg.project.clone(),
+                        period: b.cfg.period.as_str(),
+                        threshold_pct: limit / b.cfg.usd * 100.0,
+                        spent_usd: st.spent,
+                        usd: b.cfg.usd,
+                        resets_at_ms: st.end_ms,
+                    }));
+                }
                 return Err(Exceeded {
                     budget: b.cfg.name.clone(),
                     spent_usd: st.spent,
@@ -348,6 +363,7 @@ fn roll(cfg: &BudgetConfig, st: &mut State, now: i64) {
         spent: 0.0,
         reserved: 0.0,
         fired: BTreeSet::new(),
+        limit_announced: false,
     };
 }
 

@@ -15,6 +15,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
+mod events;
 mod routing;
 mod state;
 
@@ -34,6 +35,7 @@ pub(super) fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/admin/api/gpu", get(state::gpu))
         .route("/admin/api/status", get(state::status))
         .route("/admin/api/models", get(routing::models))
+        .route("/admin/api/events", get(events::events))
         .route(
             "/admin/api/routing",
             get(routing::routing).put(routing::switch),

@@ -1,0 +1,249 @@
+#!/usr/bin/env node
+// End-to-end check of the web UI in headless Chromium, against a running engine that serves
+// it at /ui/. Loads every page, checks the Costs total, switches the default alias on the
+// Models page, measures the first paint of /ui/, and saves a screenshot of each page.
+//
+//   node tests/ui/e2e.mjs <base-url> [screenshot-dir]
+//
+// base-url: the engine, e.g. http://127.0.0.1:8080 (or LODESTAR_UI_URL); screenshot-dir
+// (or LODESTAR_UI_SHOTS; default ./ui-shots) receives <page>-1280x800.png and
+// costs-800x600.png.
+//
+// Environment:
+//   EXPECT_COST_USD     the Costs page's total spend (default range: last 7 days), either as
+//                       the UI shows it ("$0.0123") or as a number (0.0123, formatted here by
+//                       the UI's rule); unset: the total is only required to be shown
+//   E2E_DEFAULT_ALIAS   the alias to make the default (default: the first one that is not)
+//   LODESTAR_NPM_DIR    where playwright-core is installed if missing (default ~/.cache/lodestar-npm)
+//   CHROMIUM            the browser (default /usr/bin/chromium)
+//   E2E_TIMEOUT_MS      how long to wait for anything (default 15000)
+//
+// Prints one JSON object on stdout ({first_contentful_paint_ms, app_ready_ms,
+// default_alias, cost_total, screenshots, ...}); progress goes to stderr. Exits 1 with a
+// message naming what failed.
+
+import { createRequire } from 'node:module';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const PLAYWRIGHT_VERSION = '1.65.1';
+const PAGES = [
+  // [slug, the element that says the page has loaded]
+  ['models', '[data-testid=default-select]'],
+  ['providers', '[data-testid=circuits]'],
+  ['gpu', '[data-testid=gpu-none], [data-testid^=gpu-card-]'],
+  ['costs', '[data-testid=cost-total]'],
+  ['requests', '[data-testid=requests-table], [data-testid=requests-empty]'],
+];
+
+const log = (...a) => console.error('e2e:', ...a);
+class Failure extends Error {}
+const fail = (msg) => { throw new Failure(msg); };
+
+/// The UI's money format (ui/src/format.rs `usd`): cents from $1, four decimals below.
+export function usd(v) {
+  if (!Number.isFinite(v)) return '—';
+  if (v < 0) return '-' + usd(-v);
+  if (v === 0) return '$0.00';
+  if (v >= 1) {
+    const cents = Math.round(v * 100);
+    const whole = Math.floor(cents / 100).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+    return `$${whole}.${String(cents % 100).padStart(2, '0')}`;
+  }
+  if (v < 0.00005) return '<$0.0001';
+  const s = `$${v.toFixed(4)}`;
+  return s === '$1.0000' ? '$1.00' : s;
+}
+
+function loadPlaywright() {
+  const dir = resolve(process.env.LODESTAR_NPM_DIR || join(homedir(), '.cache', 'lodestar-npm'));
+  const req = createRequire(join(dir, 'package.json'));
+  try {
+    return req('playwright-core');
+  } catch {
+    log(`installing playwright-core@${PLAYWRIGHT_VERSION} into ${dir}`);
+    mkdirSync(dir, { recursive: true });
+    try {
+      execFileSync('npm', ['install', '--prefix', dir, '--no-audit', '--no-fund', `playwright-core@${PLAYWRIGHT_VERSION}`], { stdio: ['ignore', 2, 2] });
+    } catch (e) {
+      fail(`could not install playwright-core into ${dir} (npm: ${e.message}); install it there by hand or set LODESTAR_NPM_DIR`);
+    }
+    return req('playwright-core');
+  }
+}
+
+async function main() {
+  const base = (process.argv[2] || process.env.LODESTAR_UI_URL || '').replace(/\/+$/, '').replace(/\/ui$/, '');
+  if (!base) fail('usage: node tests/ui/e2e.mjs <base-url> [screenshot-dir] (or set LODESTAR_UI_URL)');
+  const shots = resolve(process.argv[3] || process.env.LODESTAR_UI_SHOTS || 'ui-shots');
+  mkdirSync(shots, { recursive: true });
+  const timeout = Number(process.env.E2E_TIMEOUT_MS || 15000);
+  const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+  if (!existsSync(executablePath)) fail(`no browser at ${executablePath}: apt-get install chromium (or set CHROMIUM)`);
+
+  const { chromium } = loadPlaywright();
+  const browser = await chromium.launch({
+    executablePath,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+  });
+  const out = { base_url: base, screenshots: [] };
+  try {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
+    context.setDefaultTimeout(timeout);
+    const page = await context.newPage();
+    const problems = [];
+    page.on('pageerror', (e) => problems.push(`uncaught error in the page: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && /panicked|RuntimeError|unreachable/.test(m.text())) problems.push(`console: ${m.text()}`);
+    });
+    // When the app's nav first exists: "ready", as opposed to the static shell's first paint.
+    await page.addInitScript(() => {
+      const seen = () => document.querySelector('[data-testid=nav]');
+      const obs = new MutationObserver(() => {
+        if (seen()) { window.__appReady = performance.now(); obs.disconnect(); }
+      });
+      obs.observe(document, { childList: true, subtree: true });
+    });
+
+    const check = () => { if (problems.length) fail(problems.join('\n')); };
+    const noErrorNote = async (slug) => {
+      const note = page.locator('[data-testid=error-note]');
+      if (await note.count()) fail(`the ${slug} page shows an error: ${(await note.first().innerText()).replace(/\s+/g, ' ')}`);
+    };
+    const waitFor = async (slug, selector) => {
+      try {
+        await page.locator(`${selector}, [data-testid=error-note]`).first().waitFor({ state: 'visible' });
+      } catch {
+        fail(`the ${slug} page did not show ${selector} within ${timeout} ms`);
+      }
+      await noErrorNote(slug);
+    };
+
+    // First paint of /ui/.
+    const resp = await page.goto(`${base}/ui/`, { waitUntil: 'load' });
+    if (!resp || !resp.ok()) fail(`${base}/ui/ answered ${resp ? resp.status() : 'nothing'}: is the UI built (ui/build.sh) and the engine running?`);
+    await page.locator('[data-testid=nav]').waitFor().catch(() => fail('the app did not start at /ui/ (no nav bar): see the browser console'));
+    const paint = await page.evaluate(() => {
+      const fcp = performance.getEntriesByName('first-contentful-paint')[0];
+      return { fcp: fcp ? fcp.startTime : null, ready: window.__appReady ?? null };
+    });
+    if (paint.fcp == null) fail('the browser recorded no first-contentful-paint for /ui/');
+    out.first_contentful_paint_ms = Math.round(paint.fcp * 10) / 10;
+    out.app_ready_ms = paint.ready == null ? null : Math.round(paint.ready * 10) / 10;
+    log(`first contentful paint ${out.first_contentful_paint_ms} ms, app ready ${out.app_ready_ms} ms`);
+    check();
+
+    // Every page, through the nav (client-side routing) and by URL, with a screenshot.
+    for (const [slug, ready] of PAGES) {
+      await page.locator(`[data-testid=nav-${slug}]`).click();
+      await page.waitForURL(`**/ui/${slug}**`);
+      await waitFor(slug, ready);
+      const current = await page.locator(`[data-testid=nav-${slug}]`).getAttribute('aria-current');
+      if (current !== 'page') fail(`the nav does not mark ${slug} as the current page`);
+      await page.goto(`${base}/ui/${slug}`);
+      await waitFor(slug, ready);
+      await page.waitForTimeout(150);
+      const file = join(shots, `${slug}-1280x800.png`);
+      await page.screenshot({ path: file });
+      out.screenshots.push(file);
+      log(`${slug}: ok`);
+      check();
+    }
+
+    // Costs: the total.
+    await page.goto(`${base}/ui/costs`);
+    await waitFor('costs', '[data-testid=cost-total]');
+    const total = (await page.locator('[data-testid=cost-total]').innerText()).trim();
+    out.cost_total = total;
+    const want = process.env.EXPECT_COST_USD;
+    if (want !== undefined && want !== '') {
+      const expected = want.trim().startsWith('$') || want.trim().startsWith('<') ? want.trim() : usd(Number(want));
+      if (total !== expected) fail(`the Costs page shows a total of ${total}, expected ${expected} (EXPECT_COST_USD=${want})`);
+      log(`costs total ${total}: as expected`);
+    }
+    if (total !== '$0.00' && await page.locator('[data-testid=cost-chart]').count() === 0) {
+      fail(`the Costs page shows ${total} spent but no chart`);
+    }
+    // The CSV export of the series on screen, made in the page.
+    const exportButton = page.locator('[data-testid=csv-export]');
+    if (await exportButton.count() && await exportButton.isEnabled()) {
+      const [download] = await Promise.all([page.waitForEvent('download'), exportButton.click()]);
+      const csv = readFileSync(await download.path(), 'utf8').trim().split(/\r?\n/);
+      if (!csv[0].startsWith('bucket_start_local,bucket_start_ms,')) fail(`the CSV export's header is ${csv[0]}`);
+      if (csv.length < 2) fail('the CSV export has no rows though the chart shows spend');
+      out.csv_file = download.suggestedFilename();
+      out.csv_rows = csv.length - 1;
+      log(`csv export: ${out.csv_file}, ${out.csv_rows} rows`);
+    }
+    // Hourly buckets: the controls live in the URL, and the total does not change.
+    await page.locator('[data-testid=bucket-picker] input[value=hour]').check();
+    await page.waitForURL(/bucket=hour/);
+    await waitFor('costs', '[data-testid=cost-total]');
+    const hourly = (await page.locator('[data-testid=cost-total]').innerText()).trim();
+    if (hourly !== total) fail(`switching the chart to hours changed the total from ${total} to ${hourly}`);
+    await page.setViewportSize({ width: 800, height: 600 });
+    await page.waitForTimeout(150);
+    const small = join(shots, 'costs-800x600.png');
+    await page.screenshot({ path: small });
+    out.screenshots.push(small);
+    await page.setViewportSize({ width: 1280, height: 800 });
+
+    // Requests: a row opens its details.
+    await page.goto(`${base}/ui/requests`);
+    await waitFor('requests', '[data-testid=requests-table], [data-testid=requests-empty]');
+    const rows = page.locator('[data-testid=request-row]');
+    out.request_rows = await rows.count();
+    if (out.request_rows > 0) {
+      await rows.first().click();
+      await page.locator('[data-testid=request-detail]').waitFor().catch(() => fail('clicking a request row showed no details'));
+      const file = join(shots, 'requests-detail-1280x800.png');
+      await page.screenshot({ path: file });
+      out.screenshots.push(file);
+    }
+
+    // Models: switch the default alias, and see it stick after a reload.
+    await page.goto(`${base}/ui/models`);
+    await waitFor('models', '[data-testid=default-select]');
+    const select = page.locator('[data-testid=default-select]');
+    const before = await select.inputValue();
+    const options = (await select.locator('option').evaluateAll((os) => os.filter((o) => !o.disabled).map((o) => o.value)));
+    const target = process.env.E2E_DEFAULT_ALIAS || options.find((o) => o && o !== before);
+    if (!target) fail(`the Models page offers no other alias to switch to (options: ${options.join(', ') || 'none'})`);
+    if (!options.includes(target)) fail(`the Models page does not offer alias ${target} (options: ${options.join(', ')})`);
+    await select.selectOption(target);
+    const status = page.locator('[data-testid=default-status]');
+    try {
+      await page.waitForFunction(
+        (t) => {
+          const s = document.querySelector('[data-testid=default-status]');
+          return s && (s.textContent.includes(t) || s.getAttribute('role') === 'alert');
+        },
+        target,
+      );
+    } catch {
+      fail(`switching the default to ${target} got no answer within ${timeout} ms`);
+    }
+    if ((await status.getAttribute('role')) === 'alert') fail(`switching the default to ${target} failed: ${await status.innerText()}`);
+    await page.reload();
+    await waitFor('models', '[data-testid=default-select]');
+    const after = await page.locator('[data-testid=default-select]').inputValue();
+    if (after !== target) fail(`after switching the default to ${target} and reloading, the control shows ${after || 'nothing'}`);
+    const badge = page.locator(`[data-testid=alias-${target}] [data-testid=default-badge]`);
+    if (await badge.count() !== 1) fail(`the ${target} alias card is not marked default after the switch`);
+    out.default_before = before;
+    out.default_alias = target;
+    log(`default alias: ${before} -> ${target}`);
+    check();
+  } finally {
+    await browser.close();
+  }
+  process.stdout.write(JSON.stringify(out) + '\n');
+}
+
+main().catch((e) => {
+  console.error(`e2e: FAILED: ${e instanceof Failure ? e.message : e.stack || e}`);
+  process.exit(1);
+});
