@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what the tests need (the official OpenAI and Anthropic Python
 # SDKs, in a virtualenv outside the repo; the Claude Code and Codex CLIs from the npm registry,
-# outside the repo), then runs every test of the workspace.
+# outside the repo; Chromium), builds the web UI (ui/build.sh), then runs every test: the UI's
+# own unit tests and the workspace's.
 # Usage: scripts/test.sh [extra cargo test args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,5 +47,16 @@ if [ "$installed" != "$codex_version" ]; then
 fi
 codex_bin="$(ls "$npm_dir"/node_modules/@openai/codex-linux-*/vendor/*/bin/codex 2>/dev/null | head -1 || true)"
 export LODESTAR_CODEX="${codex_bin:-$npm_dir/node_modules/.bin/codex}"
+
+# The web UI: built for wasm32 into ui/dist (ui/build.sh takes rustup's wasm target where it
+# exists, else Debian's Rust packages), its pure modules tested natively, and Chromium for the
+# browser test (tests/ui_e2e.rs; playwright-core is installed into the npm dir by the test).
+if ! command -v chromium >/dev/null; then
+  echo "chromium is missing: installing Debian's chromium" >&2
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+ui/build.sh
+(cd ui && cargo test --quiet)
 
 cargo test --workspace "$@"

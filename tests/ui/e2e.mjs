@@ -14,6 +14,7 @@
 //                       the UI shows it ("$0.0123") or as a number (0.0123, formatted here by
 //                       the UI's rule); unset: the total is only required to be shown
 //   E2E_DEFAULT_ALIAS   the alias to make the default (default: the first one that is not)
+//   E2E_EXPECT_DOWN     a provider the Providers page must show as down (the caller stopped it)
 //   LODESTAR_NPM_DIR    where playwright-core is installed if missing (default ~/.cache/lodestar-npm)
 //   CHROMIUM            the browser (default /usr/bin/chromium)
 //   E2E_TIMEOUT_MS      how long to wait for anything (default 15000)
@@ -237,6 +238,25 @@ async function main() {
     out.default_alias = target;
     log(`default alias: ${before} -> ${target}`);
     check();
+
+    // Providers: one the test stopped shows as down.
+    const down = process.env.E2E_EXPECT_DOWN;
+    if (down) {
+      await page.goto(`${base}/ui/providers`);
+      await waitFor('providers', `[data-testid=provider-${down}]`);
+      try {
+        await page.locator(`[data-testid=provider-${down}] .card-head [data-state=down]`).waitFor();
+      } catch {
+        const card = (await page.locator(`[data-testid=provider-${down}]`).innerText()).replace(/\s+/g, ' ');
+        fail(`the Providers page does not show ${down} as down: ${card}`);
+      }
+      const file = join(shots, 'providers-down-1280x800.png');
+      await page.screenshot({ path: file });
+      out.screenshots.push(file);
+      out.provider_down = down;
+      log(`providers: ${down} is down`);
+      check();
+    }
   } finally {
     await browser.close();
   }

@@ -1,0 +1,179 @@
+//! The web UI end to end, in headless Chromium (tests/ui/e2e.mjs, playwright-core driving
+//! Debian's chromium) against the real `lodestar serve` with test upstreams: every page loads
+//! and renders without errors; the Costs page's total is what `lodestar costs --json` says;
+//! switching the default on the Models page sends the next `auto` request to that alias's
+//! upstream; a provider whose upstream was stopped shows as down on the Providers page.
+//! Screenshots of each page go to `$LODESTAR_ARTIFACTS/ui` (default: target/artifacts/ui).
+//!
+//! Needs the built UI (`ui/build.sh`), node and chromium; scripts/test.sh provides them.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+use support::bin::{lodestar, serve_on, terminate};
+use support::proxy::{chat_body, route_of};
+use support::upstream::TestUpstream;
+
+fn artifacts() -> PathBuf {
+    let base = std::env::var_os("LODESTAR_ARTIFACTS").map_or_else(
+        || {
+            std::env::var_os("CARGO_TARGET_DIR")
+                .map_or_else(
+                    || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"),
+                    PathBuf::from,
+                )
+                .join("artifacts")
+        },
+        PathBuf::from,
+    );
+    base.join("ui")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_page_shows_the_engines_data_and_the_models_page_switches_routing() {
+    let dist = concat!(env!("CARGO_MANIFEST_DIR"), "/ui/dist/index.html");
+    assert!(
+        std::path::Path::new(dist).exists(),
+        "the UI is not built: run ui/build.sh (scripts/test.sh does)"
+    );
+    let up = TestUpstream::start().await;
+    let doomed = TestUpstream::start().await;
+    let home = support::temp_dir("ui-e2e");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let yaml = format!(
+        r#"
+server: {{ listen: "{listen}" }}
+storage: {{ path: "{db}" }}
+health: {{ probe_interval: 200ms, probe_timeout: 500ms }}
+providers:
+  a:
+    kind: openai-compatible
+    base_url: "{u}/v1"
+    discover_models: false
+    prices: {{ "*": {{ input: 100, output: 300 }} }}
+  b: {{ kind: openai-compatible, base_url: "{d}/v1", discover_models: false }}
+models:
+  fast: {{ route: [a/fast-model] }}
+  smart: {{ route: [a/smart-model] }}
+  spare: {{ route: [b/spare-model] }}
+routing:
+  default: fast
+"#,
+        u = up.url(),
+        d = doomed.url(),
+        db = home.join("lodestar.db").display()
+    );
+    let cfg = support::write_config(&home, &yaml);
+    let mut cmd = lodestar(&home);
+    cmd.arg("--config").arg(&cfg);
+    let (mut child, url, _) = serve_on(&mut cmd, &home.join("err.log"), &listen, &[]);
+    let client = support::http_client();
+    for (model, n) in [("fast", 3), ("smart", 2), ("spare", 1)] {
+        for i in 0..n {
+            let r = client
+                .post(format!("{url}/v1/chat/completions"))
+                .json(&chat_body(
+                    model,
+                    &format!("hello number {i} from the ui test"),
+                ))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.bytes().await.unwrap();
+        }
+    }
+    // What the CLI reads from the ledger, once the rows are committed.
+    let costs = || {
+        let out = lodestar(&home)
+            .arg("--config")
+            .arg(&cfg)
+            .args(["costs", "--json", "--period", "week"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let mut summary = costs();
+    for _ in 0..100 {
+        if summary["total"]["requests"] == 6 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        summary = costs();
+    }
+    assert_eq!(summary["total"]["requests"], 6, "{summary}");
+    let total = summary["total"]["cost_usd"].as_f64().unwrap();
+    assert!(total > 0.0, "{summary}");
+
+    // A provider goes down: the Providers page must say so.
+    doomed.stop().await;
+    let mut state = Value::Null;
+    for _ in 0..100 {
+        let s: Value = client
+            .get(format!("{url}/admin/api/status"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        state = s["providers"][1]["health"]["state"].clone();
+        if state == "down" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(state, "down");
+
+    let shots = artifacts();
+    std::fs::create_dir_all(&shots).unwrap();
+    let out = tokio::process::Command::new("node")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ui/e2e.mjs"))
+        .arg(&url)
+        .arg(&shots)
+        .env("EXPECT_COST_USD", total.to_string())
+        .env("E2E_DEFAULT_ALIAS", "smart")
+        .env("E2E_EXPECT_DOWN", "b")
+        .output()
+        .await
+        .expect("node runs (install Node.js)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the browser test failed:\n{stderr}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["default_alias"], "smart");
+    assert_eq!(report["provider_down"], "b");
+    assert!(
+        report["screenshots"].as_array().unwrap().len() >= 6,
+        "{report}"
+    );
+    eprintln!(
+        "ui e2e: first contentful paint {} ms, app ready {} ms; screenshots in {}",
+        report["first_contentful_paint_ms"],
+        report["app_ready_ms"],
+        shots.display()
+    );
+
+    // The switch made in the page routes the next request.
+    let r = client
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&chat_body("auto", "after the switch"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(route_of(&r), "a/smart-model");
+    assert!(terminate(&mut child).success());
+}

@@ -1,0 +1,93 @@
+//! The admin API client: one function per endpoint, each answering the `types` it reads or
+//! an `ApiError` that says what went wrong. Same origin as the page, so no base URL.
+
+use gloo_net::http::{Request, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::types::{
+    ApiError, Budgets, CacheInfo, GpuStatus, Models, Requests, Routing, RoutingChange, Status,
+    Summary, Timeseries,
+};
+
+async fn read<T: DeserializeOwned>(
+    path: &str,
+    resp: Result<Response, gloo_net::Error>,
+) -> Result<T, ApiError> {
+    let resp = resp.map_err(|e| ApiError::network(path, &e.to_string()))?;
+    let status = resp.status();
+    let text = resp
+        .text()
+        .await
+        .map_err(|e| ApiError::network(path, &e.to_string()))?;
+    if !(200..300).contains(&status) {
+        return Err(ApiError::from_response(path, status, &text));
+    }
+    serde_json::from_str(&text).map_err(|e| ApiError::decode(path, &e.to_string()))
+}
+
+pub async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
+    let resp = Request::get(path)
+        .header("accept", "application/json")
+        .send()
+        .await;
+    read(path, resp).await
+}
+
+pub async fn put<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ApiError> {
+    let req = Request::put(path)
+        .header("accept", "application/json")
+        .json(body)
+        .map_err(|e| ApiError::network(path, &e.to_string()))?;
+    read(path, req.send().await).await
+}
+
+/// `key=value` pairs joined into a query string, values escaped.
+pub fn query(pairs: &[(&str, String)]) -> String {
+    let parts: Vec<String> = pairs
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}", js_sys::encode_uri_component(v)))
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
+    }
+}
+
+pub async fn status() -> Result<Status, ApiError> {
+    get("/admin/api/status").await
+}
+
+pub async fn gpu() -> Result<GpuStatus, ApiError> {
+    get("/admin/api/gpu").await
+}
+
+pub async fn models() -> Result<Models, ApiError> {
+    get("/admin/api/models").await
+}
+
+pub async fn set_routing(change: &RoutingChange) -> Result<Routing, ApiError> {
+    put("/admin/api/routing", change).await
+}
+
+pub async fn summary(q: &str) -> Result<Summary, ApiError> {
+    get(&format!("/admin/api/costs/summary{q}")).await
+}
+
+pub async fn timeseries(q: &str) -> Result<Timeseries, ApiError> {
+    get(&format!("/admin/api/costs/timeseries{q}")).await
+}
+
+pub async fn budgets() -> Result<Budgets, ApiError> {
+    get("/admin/api/budgets").await
+}
+
+pub async fn cache() -> Result<CacheInfo, ApiError> {
+    get("/admin/api/cache").await
+}
+
+pub async fn requests(limit: u32) -> Result<Requests, ApiError> {
+    get(&format!("/admin/api/requests?limit={limit}")).await
+}

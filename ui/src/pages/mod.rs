@@ -1,0 +1,25 @@
+//! One page per file; each reads the admin API through `api` and shows only what it says.
+
+mod costs;
+mod gpu;
+mod models;
+mod providers;
+mod requests;
+
+pub use costs::CostsPage;
+pub use gpu::GpuPage;
+pub use models::ModelsPage;
+pub use providers::ProvidersPage;
+pub use requests::RequestsPage;
+
+use leptos::prelude::*;
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    view! {
+        <section class="page">
+            <h1>"Not found"</h1>
+            <p>"There is no page here. " <a href="/ui/models">"Go to Models"</a> "."</p>
+        </section>
+    }
+}

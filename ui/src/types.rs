@@ -1,0 +1,783 @@
+//! The admin API's JSON, as the UI reads it. Field names follow the engine's types
+//! (`ledger::query`, `ledger::budget`, `health::gpu`, `health::breaker`, `cache`, the admin
+//! handlers); every field the UI can do without has a default, so an older or newer engine
+//! still renders what it sends.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Sums over a set of requests (`ledger::query::Totals`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Totals {
+    pub requests: i64,
+    pub errors: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub cache_write_5m_tokens: i64,
+    pub cache_write_1h_tokens: i64,
+    pub reasoning_tokens: i64,
+    pub cost_usd: f64,
+    pub unpriced_requests: i64,
+    pub cache_hits: i64,
+    pub saved_usd: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Group {
+    pub key: String,
+    #[serde(flatten)]
+    pub totals: Totals,
+}
+
+/// `GET /admin/api/costs/summary`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Summary {
+    pub since_ms: i64,
+    pub until_ms: i64,
+    #[serde(default)]
+    pub group_by: String,
+    #[serde(default)]
+    pub total: Totals,
+    #[serde(default)]
+    pub groups: Vec<Group>,
+}
+
+/// One bucket of one group (`ledger::query::Point`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Point {
+    pub t_ms: i64,
+    pub key: String,
+    #[serde(default)]
+    pub requests: i64,
+    #[serde(default)]
+    pub tokens: i64,
+    #[serde(default)]
+    pub cost_usd: f64,
+    #[serde(default)]
+    pub unpriced_requests: i64,
+}
+
+/// `GET /admin/api/costs/timeseries`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Timeseries {
+    pub since_ms: i64,
+    pub until_ms: i64,
+    #[serde(default)]
+    pub bucket: String,
+    #[serde(default)]
+    pub group_by: String,
+    #[serde(default)]
+    pub points: Vec<Point>,
+}
+
+/// `ledger::budget::BudgetStatus`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Budget {
+    pub name: String,
+    pub period: String,
+    #[serde(default)]
+    pub project: Option<String>,
+    pub usd: f64,
+    #[serde(default)]
+    pub hard_limit_usd: Option<f64>,
+    #[serde(default)]
+    pub spent_usd: f64,
+    #[serde(default)]
+    pub reserved_usd: f64,
+    #[serde(default)]
+    pub period_start_ms: i64,
+    #[serde(default)]
+    pub period_end_ms: i64,
+    #[serde(default)]
+    pub thresholds: Vec<f64>,
+    #[serde(default)]
+    pub fired: Vec<f64>,
+}
+
+/// `ledger::query::Pace`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Pace {
+    pub usd_per_hour: f64,
+    pub usd_per_day: f64,
+    pub budget_usd_per_day: f64,
+    pub projected_usd: f64,
+    pub method: String,
+    pub verdict: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct BudgetEntry {
+    pub budget: Budget,
+    #[serde(default)]
+    pub pace: Pace,
+}
+
+/// `GET /admin/api/budgets`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Budgets {
+    #[serde(default)]
+    pub budgets: Vec<BudgetEntry>,
+}
+
+/// One row of the request log (`ledger::query::LoggedRequest`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct LoggedRequest {
+    pub ts_ms: i64,
+    pub request_id: String,
+    pub project: String,
+    pub client_api: String,
+    pub endpoint: String,
+    pub alias: String,
+    pub provider: String,
+    pub model: String,
+    pub rule: String,
+    pub status: i64,
+    pub outcome: String,
+    pub stream: bool,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_read_tokens: i64,
+    pub cache_write_5m_tokens: i64,
+    pub cache_write_1h_tokens: i64,
+    pub reasoning_tokens: i64,
+    pub tokens_estimated: bool,
+    pub cost_usd: Option<f64>,
+    pub saved_usd: f64,
+    pub latency_ms: f64,
+    pub ttfb_ms: Option<f64>,
+    pub cache_hit: bool,
+    pub fallbacks: i64,
+}
+
+impl LoggedRequest {
+    /// Whether a filter's text appears in the fields people search by (case-insensitive):
+    /// project, alias, provider/model, status code, outcome, request id, client API.
+    pub fn matches(&self, needle: &str) -> bool {
+        let n = needle.trim().to_lowercase();
+        if n.is_empty() {
+            return true;
+        }
+        [
+            self.project.as_str(),
+            self.alias.as_str(),
+            self.provider.as_str(),
+            self.model.as_str(),
+            self.outcome.as_str(),
+            self.request_id.as_str(),
+            self.client_api.as_str(),
+            self.rule.as_str(),
+        ]
+        .iter()
+        .any(|f| f.to_lowercase().contains(&n))
+            || self.status.to_string().starts_with(&n)
+            || format!("{}/{}", self.provider, self.model)
+                .to_lowercase()
+                .contains(&n)
+    }
+
+    /// 2xx and not marked as an error.
+    pub fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+/// `GET /admin/api/requests`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Requests {
+    #[serde(default)]
+    pub requests: Vec<LoggedRequest>,
+}
+
+/// One route entry's breaker (`health::breaker::EntryHealth`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct EntryHealth {
+    pub target: String,
+    /// `closed`, `open`, `half_open` or `cooling_down`.
+    pub state: String,
+    #[serde(default)]
+    pub consecutive_failures: u32,
+    #[serde(default)]
+    pub last_error: Option<String>,
+    #[serde(default)]
+    pub retry_in_s: Option<f64>,
+}
+
+/// `GET /admin/api/health`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Health {
+    #[serde(default)]
+    pub entries: Vec<EntryHealth>,
+}
+
+/// A model Ollama holds in memory now (`providers::discovery::LoadedModel`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct LoadedModel {
+    pub name: String,
+    #[serde(default)]
+    pub size_bytes: u64,
+    #[serde(default)]
+    pub vram_bytes: u64,
+    #[serde(default)]
+    pub expires_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Latency {
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+    pub samples: Option<u64>,
+}
+
+/// One health probe's outcome (`health::monitor::ProbeOutcome`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct ProbeOutcome {
+    pub ok: bool,
+    pub latency_ms: f64,
+    pub error: Option<String>,
+    pub at_ms: i64,
+}
+
+/// One model's health from real traffic (`health::monitor::ModelHealth`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct ModelHealth {
+    pub model: String,
+    pub state: String,
+    pub last_error: Option<String>,
+    pub latency_ms: Option<Latency>,
+    pub requests_in_window: u32,
+    pub failures_in_window: u32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Uptime {
+    #[serde(rename = "1h")]
+    pub h1: Option<f64>,
+    #[serde(rename = "24h")]
+    pub h24: Option<f64>,
+    #[serde(rename = "7d")]
+    pub d7: Option<f64>,
+}
+
+/// A provider's health (`health` in a status provider, where the engine sends it:
+/// `health::monitor::ProviderHealth` with its `uptime`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct ProviderHealth {
+    /// `up`, `degraded`, `down` or `unknown`.
+    pub state: String,
+    /// In this state since (ms since the epoch).
+    pub since_ms: Option<i64>,
+    /// Time to first byte of recent real requests.
+    pub latency_ms: Option<Latency>,
+    pub uptime: Option<Uptime>,
+    pub last_error: Option<String>,
+    pub last_probe: Option<ProbeOutcome>,
+    /// The time of the last probe where only that is sent.
+    pub last_probe_ms: Option<i64>,
+    pub models: Vec<ModelHealth>,
+}
+
+impl ProviderHealth {
+    pub fn last_probe_at(&self) -> Option<i64> {
+        self.last_probe
+            .as_ref()
+            .map(|p| p.at_ms)
+            .or(self.last_probe_ms)
+    }
+}
+
+/// A provider in `GET /admin/api/status`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ProviderStatus {
+    pub name: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub base_url: String,
+    #[serde(default)]
+    pub models_listed: u64,
+    #[serde(default)]
+    pub listing_error: Option<String>,
+    /// Runs on this machine (free).
+    #[serde(default)]
+    pub local: Option<bool>,
+    /// Ollama only: the models loaded now.
+    #[serde(default)]
+    pub loaded: Option<Vec<LoadedModel>>,
+    #[serde(default)]
+    pub loaded_error: Option<String>,
+    #[serde(default)]
+    pub health: Option<ProviderHealth>,
+}
+
+/// `GET /admin/api/status`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Status {
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub uptime_s: u64,
+    #[serde(default)]
+    pub providers: Vec<ProviderStatus>,
+    #[serde(default)]
+    pub circuits: Vec<EntryHealth>,
+    pub gpu: GpuStatus,
+}
+
+impl Status {
+    /// The circuits of route entries on `provider` (targets are `provider/model`).
+    pub fn circuits_of(&self, provider: &str) -> Vec<&EntryHealth> {
+        self.circuits
+            .iter()
+            .filter(|c| c.target.split_once('/').map(|(p, _)| p) == Some(provider))
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct GpuProcess {
+    pub pid: u32,
+    #[serde(default)]
+    pub memory_bytes: Option<u64>,
+}
+
+/// One GPU at one moment (`health::gpu::GpuSample`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct GpuSample {
+    pub index: u32,
+    pub name: String,
+    pub utilization_pct: u32,
+    pub memory_used_bytes: u64,
+    pub memory_total_bytes: u64,
+    #[serde(default)]
+    pub temperature_c: Option<u32>,
+    #[serde(default)]
+    pub power_w: Option<f64>,
+    #[serde(default)]
+    pub processes: Vec<GpuProcess>,
+}
+
+impl GpuSample {
+    pub fn memory_fraction(&self) -> f64 {
+        if self.memory_total_bytes == 0 {
+            0.0
+        } else {
+            self.memory_used_bytes as f64 / self.memory_total_bytes as f64
+        }
+    }
+}
+
+/// `GET /admin/api/gpu` (and `gpu` in status): tagged by `status`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum GpuStatus {
+    Starting,
+    None { reason: String },
+    Ok { gpus: Vec<GpuSample> },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct CacheStats {
+    pub memory_entries: u64,
+    pub memory_bytes: u64,
+    pub disk_entries: u64,
+    pub disk_bytes: u64,
+    pub hits: u64,
+    pub misses: u64,
+    pub bypassed: u64,
+    pub stored: u64,
+    pub hit_rate: f64,
+    pub saved_usd: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct CacheConfig {
+    /// `deterministic`, `all` or `off`.
+    pub mode: String,
+    pub ttl_s: u64,
+    pub memory_bytes: u64,
+    pub disk_bytes: u64,
+    pub coalesce: bool,
+}
+
+/// `GET /admin/api/cache`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct CacheInfo {
+    #[serde(default)]
+    pub stats: CacheStats,
+    #[serde(default)]
+    pub config: CacheConfig,
+}
+
+/// One entry of an alias's route (`GET /admin/api/models`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RouteEntry {
+    pub target: String,
+    #[serde(default)]
+    pub provider: String,
+    #[serde(default)]
+    pub model: String,
+    #[serde(default)]
+    pub local: bool,
+    /// `closed`, `open`, `half_open` or `cooling_down`.
+    #[serde(default)]
+    pub circuit: String,
+    /// The provider's health: `up`, `degraded`, `down` or `unknown` (where sent).
+    #[serde(default)]
+    pub provider_state: Option<String>,
+    #[serde(default)]
+    pub input_usd_per_mtok: Option<f64>,
+    #[serde(default)]
+    pub output_usd_per_mtok: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Alias {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub fallback_alias: Option<String>,
+    #[serde(default)]
+    pub route: Vec<RouteEntry>,
+}
+
+/// `GET /admin/api/models`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Models {
+    #[serde(default)]
+    pub default: Option<String>,
+    /// `config` (the file's `routing.default`) or `switched` (changed at run time).
+    #[serde(default)]
+    pub default_source: Option<String>,
+    /// The config file's default, to go back to.
+    #[serde(default)]
+    pub config_default: Option<String>,
+    #[serde(default)]
+    pub local_only: bool,
+    #[serde(default)]
+    pub aliases: Vec<Alias>,
+}
+
+/// The body of `PUT /admin/api/routing`: only the fields being changed; `default:
+/// Some(None)` sends `null`, back to the config file's default.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RoutingChange {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_only: Option<bool>,
+}
+
+/// What `PUT /admin/api/routing` answers.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Routing {
+    #[serde(default)]
+    pub default: Option<String>,
+    #[serde(default)]
+    pub local_only: bool,
+}
+
+/// A failed admin API call: the engine's message where it sent one (`{"error": {...}}`),
+/// else what went wrong on the way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    /// The HTTP status; None when no answer came.
+    pub status: Option<u16>,
+    pub message: String,
+    /// The request field the engine blamed (`param`), to show the message next to it.
+    pub param: Option<String>,
+    /// The path asked for.
+    pub path: String,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    param: Option<String>,
+}
+
+impl ApiError {
+    /// An answer that was not a success: the engine's error JSON if it is one, else the
+    /// start of the body.
+    pub fn from_response(path: &str, status: u16, body: &str) -> ApiError {
+        let (message, param) = match serde_json::from_str::<ErrorBody>(body) {
+            // A missing endpoint is the engine's age, whatever its message says.
+            _ if status == 404 => (
+                format!(
+                    "{path} is not offered by this engine (404): it is older than this UI; update lodestar"
+                ),
+                None,
+            ),
+            Ok(e) if !e.error.message.is_empty() => (e.error.message, e.error.param),
+            _ => {
+                let text: String = body.trim().chars().take(300).collect();
+                let m = match status {
+                    _ if text.is_empty() => format!("{path} answered HTTP {status}"),
+                    _ => format!("{path} answered HTTP {status}: {text}"),
+                };
+                (m, None)
+            }
+        };
+        ApiError {
+            status: Some(status),
+            message,
+            param,
+            path: path.to_string(),
+        }
+    }
+
+    /// No answer at all (the engine stopped, the network is down).
+    pub fn network(path: &str, why: &str) -> ApiError {
+        ApiError {
+            status: None,
+            message: format!(
+                "cannot reach the engine for {path}: {why}. Is `lodestar serve` running?"
+            ),
+            param: None,
+            path: path.to_string(),
+        }
+    }
+
+    /// An answer the UI could not read.
+    pub fn decode(path: &str, why: &str) -> ApiError {
+        ApiError {
+            status: None,
+            message: format!(
+                "{path} answered something this UI cannot read ({why}); the engine and UI versions may differ"
+            ),
+            param: None,
+            path: path.to_string(),
+        }
+    }
+
+    /// The engine has no database open (storage disabled or failed): pages say so instead
+    /// of showing an error.
+    pub fn storage_unavailable(&self) -> bool {
+        self.status == Some(503)
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_reads_flattened_group_totals() {
+        let s: Summary = serde_json::from_str(
+            r#"{"since_ms":1,"until_ms":2,"group_by":"model",
+                "total":{"requests":3,"errors":0,"input_tokens":30,"output_tokens":12,
+                  "cache_read_tokens":0,"cache_write_5m_tokens":0,"cache_write_1h_tokens":0,
+                  "reasoning_tokens":0,"cost_usd":0.0123,"unpriced_requests":1,"cache_hits":1,"saved_usd":0.002},
+                "groups":[{"key":"openai/gpt-4o-mini","requests":3,"cost_usd":0.0123,"input_tokens":30}]}"#,
+        )
+        .unwrap();
+        assert_eq!(s.total.requests, 3);
+        assert_eq!(s.groups[0].key, "openai/gpt-4o-mini");
+        assert_eq!(s.groups[0].totals.input_tokens, 30);
+        assert_eq!(s.groups[0].totals.saved_usd, 0.0);
+    }
+
+    #[test]
+    fn gpu_status_is_tagged() {
+        let none: GpuStatus =
+            serde_json::from_str(r#"{"status":"none","reason":"no NVIDIA driver"}"#).unwrap();
+        assert_eq!(
+            none,
+            GpuStatus::None {
+                reason: "no NVIDIA driver".into()
+            }
+        );
+        let starting: GpuStatus = serde_json::from_str(r#"{"status":"starting"}"#).unwrap();
+        assert_eq!(starting, GpuStatus::Starting);
+        let ok: GpuStatus = serde_json::from_str(
+            r#"{"status":"ok","gpus":[{"index":0,"name":"NVIDIA H100","utilization_pct":37,
+               "memory_used_bytes":1073741824,"memory_total_bytes":4294967296,"temperature_c":51,
+               "power_w":123.4,"processes":[{"pid":42,"memory_bytes":null}]}]}"#,
+        )
+        .unwrap();
+        let GpuStatus::Ok { gpus } = ok else { panic!() };
+        assert_eq!(gpus[0].memory_fraction(), 0.25);
+        assert_eq!(gpus[0].processes[0].memory_bytes, None);
+    }
+
+    #[test]
+    fn status_reads_the_engines_provider_health() {
+        let p: ProviderStatus = serde_json::from_str(
+            r#"{"name":"local","kind":"ollama","base_url":"http://x","local":true,"models_listed":1,
+               "listing_error":null,"health":{"provider":"local","state":"down","since_ms":5,
+               "last_error":"connection refused","last_probe":{"ok":false,"latency_ms":1.5,"error":"refused","at_ms":9},
+               "latency_ms":{"p50":10.0,"p95":20.0,"p99":30.0,"samples":4},
+               "models":[{"model":"qwen","state":"up","last_error":null,"latency_ms":null,"requests_in_window":3,"failures_in_window":0}],
+               "uptime":{"1h":0.5,"24h":null,"7d":null,"probes":2}}}"#,
+        )
+        .unwrap();
+        let h = p.health.unwrap();
+        assert_eq!(h.last_probe_at(), Some(9));
+        assert_eq!(h.latency_ms.unwrap().p99, Some(30.0));
+        assert_eq!(h.models[0].requests_in_window, 3);
+        assert_eq!(p.local, Some(true));
+    }
+
+    #[test]
+    fn status_providers_with_and_without_health() {
+        let s: Status = serde_json::from_str(
+            r#"{"version":"0.1.0","uptime_s":5,"providers":[
+                 {"name":"local","kind":"ollama","base_url":"http://127.0.0.1:11434","models_listed":2,
+                  "listing_error":null,"loaded":[{"name":"qwen","size_bytes":5,"vram_bytes":4,"expires_at":null}],
+                  "health":{"state":"up","latency_ms":{"p50":12.0,"p95":40.5},"uptime":{"1h":0.99,"24h":null,"7d":1.0},
+                            "last_error":null,"last_probe_ms":1000}},
+                 {"name":"openai","kind":"openai","base_url":"https://x","models_listed":0,"listing_error":"401"}],
+               "circuits":[{"target":"openai/gpt-4o","state":"open","consecutive_failures":3,"last_error":"500","retry_in_s":12.5},
+                           {"target":"openaix/m","state":"half_open","consecutive_failures":1,"last_error":null,"retry_in_s":null}],
+               "gpu":{"status":"none","reason":"no driver"}}"#,
+        )
+        .unwrap();
+        let h = s.providers[0].health.as_ref().unwrap();
+        assert_eq!(h.uptime.as_ref().unwrap().h1, Some(0.99));
+        assert_eq!(h.uptime.as_ref().unwrap().h24, None);
+        assert_eq!(h.latency_ms.as_ref().unwrap().p95, Some(40.5));
+        assert!(s.providers[1].health.is_none());
+        assert_eq!(s.providers[0].loaded.as_ref().unwrap()[0].vram_bytes, 4);
+        assert_eq!(s.circuits_of("openai").len(), 1);
+        assert_eq!(s.circuits_of("openaix").len(), 1);
+    }
+
+    #[test]
+    fn models_and_routing_change() {
+        let m: Models = serde_json::from_str(
+            r#"{"default":"fast","local_only":false,"aliases":[{"name":"fast","fallback_alias":null,
+               "route":[{"target":"local/qwen2.5-coder:7b","provider":"local","model":"qwen2.5-coder:7b",
+               "local":true,"circuit":"closed","input_usd_per_mtok":0.0,"output_usd_per_mtok":null}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(m.default.as_deref(), Some("fast"));
+        assert_eq!(m.aliases[0].route[0].output_usd_per_mtok, None);
+        let body = serde_json::to_string(&RoutingChange {
+            default: Some(Some("smart".into())),
+            local_only: None,
+        })
+        .unwrap();
+        assert_eq!(body, r#"{"default":"smart"}"#);
+        let body = serde_json::to_string(&RoutingChange {
+            default: Some(None),
+            local_only: None,
+        })
+        .unwrap();
+        assert_eq!(body, r#"{"default":null}"#);
+        let body = serde_json::to_string(&RoutingChange {
+            default: None,
+            local_only: Some(true),
+        })
+        .unwrap();
+        assert_eq!(body, r#"{"local_only":true}"#);
+    }
+
+    #[test]
+    fn errors_carry_the_engines_message_and_param() {
+        let e = ApiError::from_response(
+            "/admin/api/routing",
+            400,
+            r#"{"error":{"message":"no alias `nosuch`; defined: fast, smart","type":"invalid_request_error","param":"default","code":null}}"#,
+        );
+        assert_eq!(e.message, "no alias `nosuch`; defined: fast, smart");
+        assert_eq!(e.param.as_deref(), Some("default"));
+        let e = ApiError::from_response(
+            "/admin/api/models",
+            404,
+            r#"{"error":{"message":"no endpoint at /admin/api/models"}}"#,
+        );
+        assert!(
+            e.message.contains("not offered by this engine"),
+            "{}",
+            e.message
+        );
+        let e = ApiError::from_response("/x", 502, "bad gateway");
+        assert_eq!(e.message, "/x answered HTTP 502: bad gateway");
+        assert!(
+            ApiError::from_response(
+                "/x",
+                503,
+                r#"{"error":{"message":"the database is not open"}}"#
+            )
+            .storage_unavailable()
+        );
+    }
+
+    #[test]
+    fn request_filter_searches_the_fields_people_type() {
+        let r = LoggedRequest {
+            project: "webapp".into(),
+            alias: "fast".into(),
+            provider: "local".into(),
+            model: "qwen".into(),
+            status: 502,
+            outcome: "upstream_error".into(),
+            ..Default::default()
+        };
+        assert!(r.matches(""));
+        assert!(r.matches("WEB"));
+        assert!(r.matches("fast"));
+        assert!(r.matches("local/qw"));
+        assert!(r.matches("50"));
+        assert!(r.matches("upstream"));
+        assert!(!r.matches("200"));
+        assert!(!r.ok());
+    }
+
+    #[test]
+    fn logged_requests_read_the_engines_rows() {
+        let r: Requests = serde_json::from_str(
+            r#"{"requests":[{"ts_ms":1,"request_id":"r1","project":"default","client_api":"openai",
+               "endpoint":"/v1/chat/completions","alias":"fast","provider":"local","model":"m","rule":"alias",
+               "status":200,"outcome":"ok","stream":false,"input_tokens":3,"output_tokens":4,
+               "cache_read_tokens":0,"cache_write_5m_tokens":0,"cache_write_1h_tokens":0,"reasoning_tokens":0,
+               "tokens_estimated":false,"cost_usd":null,"saved_usd":0.0,"latency_ms":12.5,"ttfb_ms":null,
+               "cache_hit":false,"fallbacks":1}]}"#,
+        )
+        .unwrap();
+        assert_eq!(r.requests[0].fallbacks, 1);
+        assert_eq!(r.requests[0].cost_usd, None);
+    }
+
+    #[test]
+    fn budgets_with_pace() {
+        let b: Budgets = serde_json::from_str(
+            r#"{"budgets":[{"budget":{"name":"monthly","period":"month","project":null,"usd":50.0,
+               "hard_limit_usd":60.0,"spent_usd":12.5,"reserved_usd":0.0,"period_start_ms":0,"period_end_ms":10,
+               "thresholds":[50.0,80.0],"fired":[]},
+               "pace":{"usd_per_hour":0.1,"usd_per_day":2.4,"budget_usd_per_day":1.6,"projected_usd":70.0,
+               "method":"m","verdict":"3.0 days early"}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(b.budgets[0].budget.hard_limit_usd, Some(60.0));
+        assert_eq!(b.budgets[0].pace.verdict, "3.0 days early");
+    }
+}
