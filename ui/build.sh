@@ -58,7 +58,8 @@ rustup_has_wasm() {
     command -v rustup >/dev/null 2>&1 || return 1
     (cd "$UI_DIR" && rustup target list --installed 2>/dev/null | grep -qx "$TARGET") && return 0
     say "adding the $TARGET target to rustup's toolchain…"
-    (cd "$UI_DIR" && rustup target add "$TARGET" >&2) && return 0
+    # Bounded: where rustup cannot reach its server, fall back to Debian instead of hanging.
+    (cd "$UI_DIR" && timeout 180 rustup target add "$TARGET" >&2) && return 0
     return 1
 }
 
