@@ -350,3 +350,35 @@ async fn when_every_entry_fails_the_aliases_fallback_alias_answers() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_flapping_entry_is_announced_once_per_notify_every() {
+    let up = TestUpstream::start().await;
+    let yaml = config(&up.url()).replace(
+        "failures: 2, open_for: 300ms",
+        "failures: 1, open_for: 100ms",
+    ) + "  flapping: { route: [a/f+fail_500_alt, a/backup4] }\n";
+    let p = Proxy::start(&yaml).await;
+    let mut events = p.handle.subscribe();
+    // Fails (opens), trial answers (closes), fails (opens), trial answers (closes).
+    for _ in 0..2 {
+        assert_eq!(
+            route_of(&p.chat(chat_body("flapping", "x")).await),
+            "a/backup4"
+        );
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert_eq!(
+            route_of(&p.chat(chat_body("flapping", "x")).await),
+            "a/f+fail_500_alt"
+        );
+    }
+    assert_eq!(up.calls_for("f+fail_500_alt"), 4);
+    assert_eq!(
+        circuit_events(&mut events),
+        vec![
+            ("a/f+fail_500_alt".to_string(), BreakerState::Open),
+            ("a/f+fail_500_alt".to_string(), BreakerState::Closed),
+        ],
+        "the second outage within notify_every is not announced, nor its end"
+    );
+}

@@ -252,7 +252,21 @@ providers:
     assert_eq!(m["failures_in_window"], 3);
     // A request that answers brings it back.
     p.chat(chat_body("a/ok", "hi")).await.bytes().await.unwrap();
+    p.handle.ledger().store().unwrap().flush().await;
     let h = provider_health(&p, "a").await;
+    // Each model's availability, from the ledger.
+    let avail = |model: &str| {
+        h["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["model"] == model)
+            .unwrap()["availability"]
+            .clone()
+    };
+    assert_eq!(avail("ok")["1h"], 1.0, "{h}");
+    assert_eq!(avail("ok")["7d"], 1.0, "{h}");
+    assert_eq!(avail("m+fail_503")["24h"], 0.0, "{h}");
     assert_eq!(h["state"], "degraded", "3 of 5 recent requests failed: {h}");
     assert!(h["latency_ms"]["p50"].as_f64().unwrap() > 0.0, "{h}");
     assert_eq!(

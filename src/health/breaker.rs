@@ -28,6 +28,10 @@ pub struct BreakerConfig {
     pub window: Duration,
     /// Requests needed in `window` before `error_rate` applies.
     pub min_requests: u32,
+    /// At most one "circuit opened" event per entry per this long (`health.notify_every`): a
+    /// flapping entry does not flood the tray; its "closed" event follows only an announced
+    /// opening.
+    pub notify_every: Duration,
 }
 
 impl Default for BreakerConfig {
@@ -38,6 +42,7 @@ impl Default for BreakerConfig {
             error_rate: 0.5,
             window: Duration::from_secs(60),
             min_requests: 10,
+            notify_every: Duration::from_secs(300),
         }
     }
 }
@@ -66,6 +71,9 @@ struct Entry {
     recent: OutcomeWindow,
     /// It has failed or been rate limited at least once (shown in snapshots from then on).
     troubled: bool,
+    /// When its last "opened" event went out, and whether this outage's opening was announced.
+    last_open_event: Option<Instant>,
+    announced: bool,
 }
 
 impl Default for Entry {
@@ -78,6 +86,8 @@ impl Default for Entry {
             last_error: None,
             recent: OutcomeWindow::default(),
             troubled: false,
+            last_open_event: None,
+            announced: false,
         }
     }
 }
@@ -186,14 +196,17 @@ impl Breakers {
         e.trial = false;
         e.last_error = None;
         e.recent.record(now, true);
+        let announced = std::mem::take(&mut e.announced);
         drop(map);
         if matches!(was, BreakerState::Open | BreakerState::HalfOpen) {
             tracing::info!(target = %t, "circuit closed: the entry answered again");
-            let _ = self.events.send(Event::Circuit(CircuitChange {
-                target: t.to_string(),
-                state: BreakerState::Closed,
-                last_error: None,
-            }));
+            if announced {
+                let _ = self.events.send(Event::Circuit(CircuitChange {
+                    target: t.to_string(),
+                    state: BreakerState::Closed,
+                    last_error: None,
+                }));
+            }
         }
     }
 
@@ -228,10 +241,20 @@ impl Breakers {
         e.state = BreakerState::Open;
         e.until = Some(Instant::now() + self.cfg.open_for);
         let last_error = e.last_error.clone();
+        // One event per outage (a failed trial re-opens quietly), and none for an outage that
+        // follows an announced one within `notify_every`.
+        let announce = first
+            && e.last_open_event
+                .is_none_or(|at| at.elapsed() >= self.cfg.notify_every);
+        if announce {
+            e.last_open_event = Some(Instant::now());
+            e.announced = true;
+        }
         drop(map);
-        // One event per outage: a failed trial re-opens quietly.
         if first {
             tracing::warn!(target = %t, error = last_error.as_deref().unwrap_or("-"), "circuit opened");
+        }
+        if announce {
             let _ = self.events.send(Event::Circuit(CircuitChange {
                 target: t.to_string(),
                 state: BreakerState::Open,

@@ -17,8 +17,8 @@ mod window;
 use std::time::Duration;
 
 pub use breaker::{Admission, BreakerConfig, BreakerState, Breakers, EntryHealth};
-pub(crate) use monitor::uptime;
 pub use monitor::{ModelHealth, Monitor, ProbeOutcome, ProviderHealth, ProviderState, Uptime};
+pub(crate) use monitor::{model_availability, uptime};
 pub(crate) use on_down::OnDownRunner;
 pub use window::Percentiles;
 

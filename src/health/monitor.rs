@@ -478,3 +478,33 @@ pub(crate) fn uptime(
     }
     Ok(out)
 }
+
+/// Each `provider/model`'s availability from the ledger's hourly rollup: the share of its
+/// requests that did not end in an error, over the current and previous hour ("1h"), the last
+/// 24 hours and the last 7 days (None: no request in that window). Keyed by `provider/model`.
+pub(crate) fn model_availability(
+    c: &rusqlite::Connection,
+    now_ms: i64,
+) -> rusqlite::Result<HashMap<String, Uptime>> {
+    let hour = now_ms.div_euclid(3_600_000);
+    let mut q = c.prepare_cached(
+        "SELECT provider, model, \
+           SUM(CASE WHEN hour >= ?2 THEN requests - errors END), SUM(CASE WHEN hour >= ?2 THEN requests ELSE 0 END), \
+           SUM(CASE WHEN hour >= ?3 THEN requests - errors END), SUM(CASE WHEN hour >= ?3 THEN requests ELSE 0 END), \
+           SUM(requests - errors), SUM(requests) \
+         FROM rollup_hour WHERE hour >= ?1 AND provider != '' GROUP BY provider, model",
+    )?;
+    let rows = q.query_map([hour - 167, hour - 1, hour - 23], |r| {
+        let share = |ok: Option<i64>, n: i64| (n > 0).then(|| ok.unwrap_or(0) as f64 / n as f64);
+        Ok((
+            format!("{}/{}", r.get::<_, String>(0)?, r.get::<_, String>(1)?),
+            Uptime {
+                h1: share(r.get(2)?, r.get(3)?),
+                h24: share(r.get(4)?, r.get(5)?),
+                d7: share(r.get(6)?, r.get(7)?),
+                probes: 0,
+            },
+        ))
+    })?;
+    rows.collect()
+}

@@ -49,6 +49,7 @@ impl Checker<'_> {
                 error_rate: h.error_rate.unwrap_or(d.breaker.error_rate),
                 window: h.window.unwrap_or(d.breaker.window),
                 min_requests: h.min_requests.unwrap_or(d.breaker.min_requests),
+                notify_every: h.notify_every.unwrap_or(d.notify_every),
             },
             probe_interval: match h.probe_interval.filter(|_| enabled) {
                 None if !enabled => None,

@@ -16,26 +16,50 @@ use super::super::{ApiError, AppState};
 use crate::health::{ProviderHealth, Uptime};
 use crate::store::now_ms;
 
-/// Uptime by provider from the probe history (empty without a database).
-async fn uptimes(s: &AppState) -> HashMap<String, Uptime> {
+/// Uptime by provider from the probe history, and availability by `provider/model` from the
+/// ledger (both empty without a database).
+struct History {
+    providers: HashMap<String, Uptime>,
+    models: HashMap<String, Uptime>,
+}
+
+async fn uptimes(s: &AppState) -> History {
     match s.ledger.store() {
         Some(store) => {
             let now = now_ms();
             store
-                .read(move |c| crate::health::uptime(c, now))
+                .read(move |c| {
+                    Ok(History {
+                        providers: crate::health::uptime(c, now)?,
+                        models: crate::health::model_availability(c, now)?,
+                    })
+                })
                 .await
-                .unwrap_or_default()
+                .unwrap_or(History {
+                    providers: HashMap::new(),
+                    models: HashMap::new(),
+                })
         }
-        None => HashMap::new(),
+        None => History {
+            providers: HashMap::new(),
+            models: HashMap::new(),
+        },
     }
 }
 
-fn with_uptime(h: ProviderHealth, uptimes: &HashMap<String, Uptime>) -> Value {
+fn with_uptime(h: ProviderHealth, history: &History) -> Value {
     let mut v = json!(h);
-    v["uptime"] = match uptimes.get(&h.provider) {
+    v["uptime"] = match history.providers.get(&h.provider) {
         Some(u) => json!(u),
         None => json!(Uptime::default()),
     };
+    if let Some(models) = v["models"].as_array_mut() {
+        for m in models {
+            let key = format!("{}/{}", h.provider, m["model"].as_str().unwrap_or_default());
+            let a = history.models.get(&key).cloned().unwrap_or_default();
+            m["availability"] = json!({"1h": a.h1, "24h": a.h24, "7d": a.d7});
+        }
+    }
     v
 }
 
