@@ -1,4 +1,4 @@
-//! The quick switch: the default alias and local-only mode, changed while the engine runs (the
+//! The quick switch: the default alias, local-only mode and pause, changed while the engine runs (the
 //! tray's radio list, the UI's Models page, `lodestar use`) — one state for all three. The
 //! switch never edits the config file: it is an override on top of it, kept in the database's
 //! `settings` table so it survives restarts (in memory only with `storage.enabled: false`).
@@ -27,6 +27,9 @@ pub struct SwitchState {
     /// `config` (the file's `routing.default`) or `switched` (changed at run time).
     pub default_source: &'static str,
     pub local_only: bool,
+    /// The proxy answers 503 `paused` to every model request (the admin API keeps working).
+    /// Not saved: a restart serves again.
+    pub paused: bool,
 }
 
 /// A change asked for; `None` fields stay as they are.
@@ -37,6 +40,7 @@ pub struct SwitchChange {
     #[serde(default, with = "double_option")]
     pub default: Option<Option<String>>,
     pub local_only: Option<bool>,
+    pub paused: Option<bool>,
 }
 
 mod double_option {
@@ -62,6 +66,7 @@ struct Overrides {
 }
 
 pub struct RoutingSwitch {
+    paused: std::sync::atomic::AtomicBool,
     file: Arc<Config>,
     overrides: RwLock<Overrides>,
     current: RwLock<Arc<Config>>,
@@ -122,6 +127,7 @@ impl RoutingSwitch {
         }
         let current = Arc::new(apply(&file, default.as_deref(), local_only));
         Self {
+            paused: std::sync::atomic::AtomicBool::new(false),
             file,
             overrides: RwLock::new(Overrides {
                 default,
@@ -152,7 +158,13 @@ impl RoutingSwitch {
                 "config"
             },
             local_only: c.routing.local_only,
+            paused: self.paused(),
         }
+    }
+
+    /// Whether the proxy is paused (one atomic load: read on every request).
+    pub fn paused(&self) -> bool {
+        self.paused.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Apply `change`: at once for new requests, saved, and announced on the event channel.
@@ -181,6 +193,9 @@ impl RoutingSwitch {
                 o.local_only = Some(l);
                 self.save(LOCAL_ONLY_KEY, l.to_string());
             }
+            if let Some(p) = change.paused {
+                self.paused.store(p, std::sync::atomic::Ordering::Relaxed);
+            }
             let next = Arc::new(apply(&self.file, o.default.as_deref(), o.local_only));
             *self.current.write().unwrap_or_else(|e| e.into_inner()) = next;
         }
@@ -188,6 +203,7 @@ impl RoutingSwitch {
         tracing::info!(
             default = state.default.as_deref().unwrap_or("-"),
             local_only = state.local_only,
+            paused = state.paused,
             "routing switched"
         );
         let _ = self.events.send(Event::Routing(state.clone()));

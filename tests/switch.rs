@@ -253,3 +253,29 @@ async fn the_event_stream_carries_the_switch() {
     assert_eq!(v["type"], "routing");
     assert_eq!(v["data"]["default"], "smart");
 }
+
+#[tokio::test]
+async fn a_paused_proxy_answers_503_until_resumed_and_its_admin_api_keeps_working() {
+    let up = TestUpstream::start().await;
+    let p = Proxy::start(&config(&up.url())).await;
+    let v: Value = put(&p, json!({"paused": true})).await.json().await.unwrap();
+    assert_eq!(v["paused"], true);
+    let r = p.chat(chat_body("fast", "hi")).await;
+    assert_eq!(r.status(), 503);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["code"], "paused");
+    // In Anthropic's format for Anthropic clients.
+    let r = p
+        .post(
+            "/v1/messages",
+            &json!({"model": "fast", "max_tokens": 8, "messages": [{"role": "user", "content": "x"}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.json::<Value>().await.unwrap()["type"], "error");
+    assert_eq!(up.calls(), 0, "nothing was sent while paused");
+    let m: Value = p.get("/admin/api/models").await.json().await.unwrap();
+    assert_eq!(m["paused"], true);
+    put(&p, json!({"paused": false})).await;
+    assert_eq!(p.chat(chat_body("fast", "hi")).await.status(), 200);
+}

@@ -15,6 +15,9 @@ pub(crate) struct Args {
     /// Route to local providers only (`on`), or to every provider again (`off`).
     #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
     local_only: Option<String>,
+    /// Pause the proxy (`on`: every model request is answered 503 until `off`).
+    #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
+    paused: Option<String>,
     /// Go back to the config file's `routing.default`.
     #[arg(long, conflicts_with = "alias")]
     reset: bool,
@@ -31,6 +34,9 @@ pub(crate) fn run(config: Option<&Path>, args: Args) -> Result<ExitCode, String>
     }
     if let Some(l) = &args.local_only {
         change.insert("local_only".into(), json!(l == "on"));
+    }
+    if let Some(p) = &args.paused {
+        change.insert("paused".into(), json!(p == "on"));
     }
     let answer = if change.is_empty() {
         super::admin(&cfg, "GET", "/admin/api/routing")
@@ -63,5 +69,8 @@ pub(crate) fn run(config: Option<&Path>, args: Args) -> Result<ExitCode, String>
         "local only: {}",
         if v["local_only"] == true { "on" } else { "off" }
     ));
+    if v["paused"] == true {
+        output::line("paused: yes (model requests are answered 503 until `--paused off`)");
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -129,6 +129,21 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
         ttfb: None,
         metrics: s.metrics.clone(),
     };
+    if s.switch.paused() {
+        return fail(
+            &s,
+            &log,
+            ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                kind: "service_unavailable",
+                code: Some("paused"),
+                param: None,
+                message: "Lodestar is paused: it sends no request anywhere until it is resumed \
+                          (the tray's Resume, the UI, or `lodestar use --paused off`)"
+                    .into(),
+            },
+        );
+    }
     let body = match axum::body::to_bytes(body, super::BODY_LIMIT).await {
         Ok(b) => b,
         Err(e) => {

@@ -69,6 +69,7 @@ pub(super) async fn models(State(s): State<Arc<AppState>>) -> Response {
         "default_source": state.default_source,
         "config_default": s.config.routing.default,
         "local_only": state.local_only,
+        "paused": state.paused,
         "aliases": aliases,
     }))
     .into_response()
@@ -85,7 +86,7 @@ pub(super) async fn switch(
     let change: SwitchChange = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(format!(
             "the body must be JSON like {{\"default\": \"ALIAS\"}} (null: the config file's \
-             default) and/or {{\"local_only\": true}}: {e}"
+             default), {{\"local_only\": true}} and/or {{\"paused\": true}}: {e}"
         ))
     })?;
     match s.switch.set(change) {
