@@ -27,6 +27,8 @@ pub enum Event {
     OnDown(OnDownRun),
     /// The quick switch changed the default alias or local-only mode.
     Routing(crate::switch::SwitchState),
+    /// The config file was read again and applied.
+    ConfigReloaded(crate::engine::ReloadOutcome),
     /// The engine is shutting down.
     ShuttingDown,
 }

@@ -25,5 +25,7 @@ pub mod store;
 pub mod switch;
 pub(crate) mod translate;
 
-pub use engine::{Engine, EngineError, EngineHandle, EngineOptions, GpuSourceHandle};
+pub use engine::{
+    Engine, EngineError, EngineHandle, EngineOptions, GpuSourceHandle, ReloadOutcome,
+};
 pub use translate::Usage;

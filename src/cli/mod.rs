@@ -97,6 +97,9 @@ enum ConfigAction {
     Check,
     /// Print the path Lodestar would load, and how it was found.
     Path,
+    /// Make the running Lodestar read its config file again (errors are shown, and the running
+    /// config stays). `kill -HUP` on `lodestar serve` does the same.
+    Reload,
 }
 
 #[derive(Debug, Subcommand)]
@@ -133,6 +136,37 @@ fn run_command(cli: Cli) -> Result<ExitCode, String> {
         Command::Config {
             action: ConfigAction::Check,
         } => config_check::run(cli.config.as_deref()),
+        Command::Config {
+            action: ConfigAction::Reload,
+        } => {
+            let (cfg, _) = load_config(cli.config.as_deref())?;
+            let Some((status, body)) = admin(&cfg, "POST", "/admin/api/config/reload") else {
+                return Err(format!(
+                    "no Lodestar answers at {}; start it with `lodestar serve`",
+                    cfg.server.listen
+                ));
+            };
+            let v: serde_json::Value =
+                serde_json::from_str(&body).map_err(|e| format!("{e}: {body}"))?;
+            if status != 200 {
+                for e in v["errors"].as_array().into_iter().flatten() {
+                    output::note(e.as_str().unwrap_or_default());
+                }
+                return Err("the config was not reloaded; the running one stays".into());
+            }
+            output::line(format!(
+                "reloaded {}",
+                v["outcome"]["config"].as_str().unwrap_or("?")
+            ));
+            for r in v["outcome"]["needs_restart"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                output::line(format!("  restart to apply: {}", r.as_str().unwrap_or("?")));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Config {
             action: ConfigAction::Path,
         } => {

@@ -65,7 +65,43 @@ pub(crate) fn run(config: Option<&Path>, args: Args) -> Result<ExitCode, String>
             handle.base_url(),
             handle.base_url()
         ));
-        stop.await;
+        // SIGHUP reloads the config file (as `POST /admin/api/config/reload` does).
+        #[cfg(unix)]
+        let mut hangup =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        tokio::pin!(stop);
+        loop {
+            #[cfg(unix)]
+            let reload = async {
+                match hangup.as_mut() {
+                    Some(h) => {
+                        h.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            #[cfg(not(unix))]
+            let reload = std::future::pending::<()>();
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = reload => match handle.reload().await {
+                    Ok(o) if o.needs_restart.is_empty() => {
+                        output::note(format!("config reloaded from {}", o.config));
+                    }
+                    Ok(o) => output::note(format!(
+                        "config reloaded from {}; restart Lodestar to apply: {}",
+                        o.config,
+                        o.needs_restart.join(", ")
+                    )),
+                    Err(errors) => {
+                        output::note("config not reloaded (the running one stays):");
+                        for e in errors {
+                            output::note(format!("  {e}"));
+                        }
+                    }
+                },
+            }
+        }
         output::note("shutting down: finishing in-flight requests");
         handle.shutdown().await;
         Ok(ExitCode::SUCCESS)

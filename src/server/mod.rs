@@ -59,6 +59,8 @@ pub(crate) struct AppState {
     pub gpu: crate::health::gpu::GpuState,
     /// Why the database could not be opened, if it could not.
     pub storage_error: Option<String>,
+    /// Where `POST /admin/api/config/reload` asks the engine to reload.
+    pub reload: tokio::sync::mpsc::Sender<crate::engine::ReloadRequestPub>,
 }
 
 pub(crate) fn router(state: Arc<AppState>) -> Router {

@@ -15,6 +15,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
+mod config;
 mod events;
 mod routing;
 mod state;
@@ -36,6 +37,11 @@ pub(super) fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/admin/api/status", get(state::status))
         .route("/admin/api/models", get(routing::models))
         .route("/admin/api/events", get(events::events))
+        .route("/admin/api/config", get(config::show))
+        .route(
+            "/admin/api/config/reload",
+            axum::routing::post(config::reload),
+        )
         .route(
             "/admin/api/routing",
             get(routing::routing).put(routing::switch),

@@ -1,26 +1,31 @@
 //! The engine as a library: `Engine::start(config, options)` binds, serves and returns a
-//! handle with the real address, the event channel and shutdown. The CLI's `serve` and the
-//! desktop app both run exactly this.
+//! handle with the real address, the event channel, reload and shutdown. The CLI's `serve` and
+//! the desktop app both run exactly this. What lives as long as the process (the listener, the
+//! database, metrics, the GPU sampler, the event channel) is here; what the config makes
+//! (providers, routing, ledger prices and budgets, cache, health) is a generation
+//! (`generation.rs`), replaced whole by a reload.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+mod generation;
+
+pub use generation::ReloadOutcome;
+pub(crate) use generation::{ReloadRequest as ReloadRequestPub, send_reload};
+
 use crate::config::Config;
-use crate::dispatch::Dispatcher;
 use crate::events::{EVENT_BUFFER, Event};
-use crate::ledger::{Budgets, Ledger, PriceTable, Pricer};
+use crate::ledger::{Ledger, PriceTable};
 use crate::metrics::Metrics;
-use crate::providers::{ModelCatalog, Providers, refresh_catalog};
-use crate::server::{AppState, router};
+use crate::providers::refresh_catalog;
+use crate::server::router;
 use crate::store::Store;
 
-/// How often provider model lists are refreshed.
-const CATALOG_REFRESH: Duration = Duration::from_secs(300);
 /// The period of the timer that keeps request timeouts from waking the driver.
 const TIMER_ANCHOR: Duration = Duration::from_millis(500);
 /// How long a client may take to send a request head.
@@ -73,10 +78,9 @@ pub struct EngineHandle {
     events: broadcast::Sender<Event>,
     cancel: CancellationToken,
     tracker: TaskTracker,
-    catalog: Arc<ModelCatalog>,
-    providers: Arc<Providers>,
-    ledger: Arc<Ledger>,
-    switch: Arc<crate::switch::RoutingSwitch>,
+    /// What the config made: swapped whole by a reload.
+    current: Arc<std::sync::RwLock<generation::Generation>>,
+    shared: Arc<generation::Shared>,
 }
 
 impl Engine {
@@ -99,9 +103,6 @@ impl Engine {
                  your providers and keys through Lodestar"
             );
         }
-        let providers = Arc::new(Providers::build(&config).map_err(EngineError::Providers)?);
-        let catalog = Arc::new(ModelCatalog::default());
-        let (ready_tx, ready_rx) = watch::channel(false);
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
@@ -145,31 +146,8 @@ impl Engine {
         } else {
             Metrics::disabled()
         });
-        let cache = crate::cache::Cache::new(config.cache.clone(), store.clone());
-        let ledger = Arc::new(Ledger::new(
-            store.clone(),
-            Pricer::new(&config.providers, imported.as_ref()),
-            Budgets::new(&config.budgets, events.clone(), store),
-            metrics.clone(),
-            tracker.clone(),
-        ));
 
-        let breakers = Arc::new(crate::health::Breakers::new(
-            config.health.breaker,
-            events.clone(),
-        ));
-        let monitor = Arc::new(crate::health::Monitor::new(
-            &config,
-            events.clone(),
-            ledger.store().cloned(),
-            metrics.clone(),
-            crate::health::OnDownRunner::new(&config, tracker.clone(), events.clone()),
-        ));
-        if let Some(every) = config.health.probe_interval {
-            let (p, m, stop) = (providers.clone(), monitor.clone(), cancel.clone());
-            let timeout = config.health.probe_timeout;
-            tracker.spawn(crate::health::probe::run(p, m, every, timeout, stop));
-        }
+        // The GPU sampler lives as long as the engine (a reload does not restart it).
         let gpu = crate::health::gpu::GpuState::default();
         if config.gpu.enabled {
             let source = match &opts.gpu_source {
@@ -189,41 +167,36 @@ impl Engine {
                 stop,
             ));
         }
-        let switch = Arc::new(crate::switch::RoutingSwitch::new(
-            config.clone(),
-            ledger.store().cloned(),
-            events.clone(),
-        ));
-        let state = Arc::new(AppState {
-            dispatcher: Dispatcher::new(
-                providers.clone(),
-                config.routing.max_retry_wait,
-                breakers.clone(),
-                monitor.clone(),
-            ),
-            breakers,
-            monitor,
-            switch: switch.clone(),
-            gpu,
-            config,
-            catalog: catalog.clone(),
-            catalog_ready: ready_rx,
+
+        let (reload_tx, reload_rx) = mpsc::channel(4);
+        let shared = Arc::new(generation::Shared {
             events: events.clone(),
+            tracker: tracker.clone(),
+            cancel: cancel.clone(),
+            store,
+            storage_error,
+            imported,
+            metrics,
+            gpu,
             log_bodies: opts.log_bodies,
             started: Instant::now(),
-            providers: providers.clone(),
-            ledger: ledger.clone(),
-            metrics,
-            cache,
-            storage_error,
+            reload: reload_tx,
         });
+        let first = generation::build(&shared, config, false)?;
+        let (router_tx, router_rx) = watch::channel(router(first.state.clone()));
+        let current = Arc::new(std::sync::RwLock::new(first));
 
-        let app = router(state);
         let stop = cancel.clone();
         let conns = tracker.clone();
         tracker.spawn(async move {
-            serve_http1(listener, app, stop, conns).await;
+            serve_http1(listener, router_rx, stop, conns).await;
         });
+        tracker.spawn(generation::reloader(
+            shared.clone(),
+            current.clone(),
+            router_tx,
+            reload_rx,
+        ));
 
         // Tokio's timer wheel wakes the I/O driver (an eventfd write) whenever a new timer is
         // due sooner than every timer it knows. With no short timer pending, each request's
@@ -239,28 +212,14 @@ impl Engine {
             }
         });
 
-        let (p, c, stop) = (providers.clone(), catalog.clone(), cancel.clone());
-        tracker.spawn(async move {
-            loop {
-                refresh_catalog(&p, &c).await;
-                let _ = ready_tx.send(true);
-                tokio::select! {
-                    _ = stop.cancelled() => break,
-                    _ = tokio::time::sleep(CATALOG_REFRESH) => {}
-                }
-            }
-        });
-
         let _ = events.send(Event::Listening { addr });
         Ok(EngineHandle {
             addr,
             events,
             cancel,
             tracker,
-            catalog,
-            providers,
-            ledger,
-            switch,
+            current,
+            shared,
         })
     }
 }
@@ -283,9 +242,25 @@ impl EngineHandle {
         self.events.subscribe()
     }
 
+    fn generation(&self) -> generation::Parts {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .parts()
+    }
+
     /// Re-read every provider's model list now.
     pub async fn refresh_models(&self) {
-        refresh_catalog(&self.providers, &self.catalog).await;
+        let g = self.generation();
+        refresh_catalog(&g.providers, &g.catalog).await;
+    }
+
+    /// Read the config file again and apply it: new requests use it at once, requests in
+    /// flight finish under the old one. On errors nothing changes and they are returned (with
+    /// file, line and key). What a reload cannot change (the listen address, `storage`, `gpu`,
+    /// `metrics`) needs a restart; the answer says so.
+    pub async fn reload(&self) -> Result<ReloadOutcome, Vec<String>> {
+        generation::request_reload(&self.shared).await
     }
 
     /// Stop accepting, let in-flight answers finish (up to a grace period), stop every task.
@@ -300,19 +275,20 @@ impl EngineHandle {
             tracing::warn!("in-flight requests did not finish within the shutdown grace period");
         }
         // Every request has been recorded now: commit the ledger before returning.
-        if let Some(store) = self.ledger.store().cloned() {
+        if let Some(store) = self.shared.store.clone() {
             let _ = tokio::task::spawn_blocking(move || store.close()).await;
         }
     }
 
     /// The ledger (prices, budgets, the database).
-    pub fn ledger(&self) -> &Arc<Ledger> {
-        &self.ledger
+    pub fn ledger(&self) -> Arc<Ledger> {
+        self.generation().ledger
     }
 
-    /// The quick switch (default alias, local-only), the same state the admin API changes.
-    pub fn switch(&self) -> &Arc<crate::switch::RoutingSwitch> {
-        &self.switch
+    /// The quick switch (default alias, local-only, pause), the same state the admin API
+    /// changes.
+    pub fn switch(&self) -> Arc<crate::switch::RoutingSwitch> {
+        self.generation().switch
     }
 }
 
@@ -320,7 +296,7 @@ impl EngineHandle {
 /// sniffing, no upgrades), until `stop`; connections then finish their in-flight request.
 async fn serve_http1(
     listener: tokio::net::TcpListener,
-    app: axum::Router,
+    app: watch::Receiver<axum::Router>,
     stop: CancellationToken,
     tasks: TaskTracker,
 ) {
@@ -341,7 +317,14 @@ async fn serve_http1(
         // Streams are many small writes: without TCP_NODELAY, Nagle + delayed ACK hold each
         // chunk for ~40 ms.
         let _ = tcp.set_nodelay(true);
-        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        // Each request takes the router current when it arrives: after a reload, keep-alive
+        // connections serve the new config from their next request on.
+        let app = app.clone();
+        let service =
+            hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                let router = app.borrow().clone();
+                tower::ServiceExt::oneshot(router, req.map(axum::body::Body::new))
+            });
         let conn = hyper::server::conn::http1::Builder::new()
             // A client that opens a connection and never finishes its request head is dropped.
             .timer(hyper_util::rt::TokioTimer::new())
