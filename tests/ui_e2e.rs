@@ -2,7 +2,8 @@
 //! Debian's chromium) against the real `lodestar serve` with test upstreams: every page loads
 //! and renders without errors; the Costs page's total is what `lodestar costs --json` says;
 //! switching the default on the Models page sends the next `auto` request to that alias's
-//! upstream; a provider whose upstream was stopped shows as down on the Providers page.
+//! upstream; a provider whose upstream was stopped shows as down on the Providers page; adding
+//! a provider with a bad URL shows the error next to the URL field and writes nothing.
 //! Screenshots of each page go to `$LODESTAR_ARTIFACTS/ui` (default: target/artifacts/ui).
 //!
 //! Needs the built UI (`ui/build.sh`), node and chromium; scripts/test.sh provides them.
@@ -148,6 +149,7 @@ routing:
         .env("EXPECT_COST_USD", total.to_string())
         .env("E2E_DEFAULT_ALIAS", "smart")
         .env("E2E_EXPECT_DOWN", "b")
+        .env("E2E_ADD_PROVIDER", "1")
         .output()
         .await
         .expect("node runs (install Node.js)");
@@ -156,6 +158,18 @@ routing:
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["default_alias"], "smart");
     assert_eq!(report["provider_down"], "b");
+    assert!(
+        report["add_provider_error"]
+            .as_str()
+            .unwrap()
+            .contains("http:// or https://"),
+        "{report}"
+    );
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(
+        !text.contains("gpu-box"),
+        "a refused provider is not written: {text}"
+    );
     assert!(
         report["screenshots"].as_array().unwrap().len() >= 6,
         "{report}"

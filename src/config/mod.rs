@@ -5,6 +5,7 @@
 //! Must not open sockets or spawn tasks: a `Config` is plain data the engine starts from.
 
 mod check;
+pub mod edit;
 mod locate;
 mod raw;
 mod yaml;

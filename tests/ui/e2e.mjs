@@ -15,6 +15,8 @@
 //                       the UI's rule); unset: the total is only required to be shown
 //   E2E_DEFAULT_ALIAS   the alias to make the default (default: the first one that is not)
 //   E2E_EXPECT_DOWN     a provider the Providers page must show as down (the caller stopped it)
+//   E2E_ADD_PROVIDER=1  try the Providers page's "Add a provider" form with a bad URL (the
+//                       error must show next to the URL field) and "Test connection" on a dead one
 //   LODESTAR_NPM_DIR    where playwright-core is installed if missing (default ~/.cache/lodestar-npm)
 //   CHROMIUM            the browser (default /usr/bin/chromium)
 //   E2E_TIMEOUT_MS      how long to wait for anything (default 15000)
@@ -238,6 +240,34 @@ async function main() {
     out.default_alias = target;
     log(`default alias: ${before} -> ${target}`);
     check();
+
+    // Providers: adding one with a bad address shows the engine's error next to that field;
+    // "Test connection" on a dead address says why.
+    if (process.env.E2E_ADD_PROVIDER === '1') {
+      await page.goto(`${base}/ui/providers`);
+      await waitFor('providers', '[data-testid=add-provider]');
+      await page.locator('[data-testid=ap-name]').fill('gpu-box');
+      await page.locator('[data-testid=ap-url]').fill('gpu-box:8000');
+      await page.locator('[data-testid=ap-add]').click();
+      const err = page.locator('[data-testid=ap-error-base_url]');
+      try {
+        await err.waitFor();
+      } catch {
+        fail('adding a provider with a bad URL showed no error next to the URL field');
+      }
+      out.add_provider_error = (await err.innerText()).trim();
+      if (!/http/.test(out.add_provider_error)) fail(`the URL field's error does not say what a valid URL is: ${out.add_provider_error}`);
+      await page.locator('[data-testid=ap-url]').fill('http://127.0.0.1:9/v1');
+      await page.locator('[data-testid=ap-test]').click();
+      const tested = page.locator('[data-testid=ap-test-result]');
+      await tested.waitFor().catch(() => fail('"Test connection" gave no result'));
+      if ((await tested.getAttribute('data-ok')) !== 'false') fail('"Test connection" on a dead address did not fail');
+      const file = join(shots, 'providers-add-error-1280x800.png');
+      await page.locator('[data-testid=add-provider]').screenshot({ path: file });
+      out.screenshots.push(file);
+      log(`add provider: error on the URL field: ${out.add_provider_error}`);
+      check();
+    }
 
     // Providers: one the test stopped shows as down.
     const down = process.env.E2E_EXPECT_DOWN;

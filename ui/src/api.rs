@@ -42,6 +42,14 @@ pub async fn put<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Res
     read(path, req.send().await).await
 }
 
+pub async fn post<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Result<T, ApiError> {
+    let req = Request::post(path)
+        .header("accept", "application/json")
+        .json(body)
+        .map_err(|e| ApiError::network(path, &e.to_string()))?;
+    read(path, req.send().await).await
+}
+
 /// `key=value` pairs joined into a query string, values escaped.
 pub fn query(pairs: &[(&str, String)]) -> String {
     let parts: Vec<String> = pairs

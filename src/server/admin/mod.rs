@@ -17,6 +17,7 @@ use serde_json::json;
 
 mod config;
 mod events;
+mod providers;
 mod routing;
 mod state;
 
@@ -45,6 +46,11 @@ pub(super) fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route(
             "/admin/api/routing",
             get(routing::routing).put(routing::switch),
+        )
+        .route("/admin/api/providers", axum::routing::post(providers::add))
+        .route(
+            "/admin/api/providers/test",
+            axum::routing::post(providers::test),
         )
         .route(
             "/admin/api/providers/{name}/probe",

@@ -1,5 +1,6 @@
 //! One page per file; each reads the admin API through `api` and shows only what it says.
 
+mod add_provider;
 mod costs;
 mod gpu;
 mod models;

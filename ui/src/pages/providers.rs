@@ -26,6 +26,7 @@ pub fn ProvidersPage() -> impl IntoView {
             <Transition fallback=|| view! { <Loading /> }>
                     {move || Suspend::new(async move { or_error(status.await.map(|s| view! { <ProviderList status=s /> })) })}
             </Transition>
+            <super::add_provider::AddProvider on_added=move || status.refetch() />
         </section>
     }
 }
