@@ -140,3 +140,55 @@ async fn the_agent_serves_this_machines_gpu_readings() {
     support::metrics::parse(&m);
     assert!(terminate(&mut child).success());
 }
+
+/// "Unload" (the tray's and the GPU page's): Ollama is asked to drop the model from memory
+/// (`keep_alive: 0`) and `/api/ps`, so the status, no longer lists it.
+#[tokio::test]
+async fn unloading_a_model_asks_ollama_and_the_status_shows_it_gone() {
+    let up =
+        TestUpstream::start_with_models(vec!["qwen2.5-coder:7b".into(), "llama3:8b".into()]).await;
+    let yaml = format!(
+        "health: {{ probe_interval: 0s }}\nproviders:\n  local: {{ kind: ollama, base_url: \"{}\" }}\n  cloud: {{ kind: openai-compatible, base_url: \"{}/v1\" }}\n",
+        up.url(),
+        up.url()
+    );
+    let p = support::proxy::Proxy::start(&yaml).await;
+    let r = p
+        .post(
+            "/admin/api/providers/local/unload",
+            &serde_json::json!({"model": "llama3:8b"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let s: Value = p.get("/admin/api/status").await.json().await.unwrap();
+    let loaded: Vec<&str> = s["providers"][0]["loaded"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(loaded, vec!["qwen2.5-coder:7b"]);
+    // Only Ollama unloads; a model it does not have is its error, passed on.
+    let r = p
+        .post(
+            "/admin/api/providers/cloud/unload",
+            &serde_json::json!({"model": "x"}),
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    let r = p
+        .post(
+            "/admin/api/providers/local/unload",
+            &serde_json::json!({"model": "nosuch"}),
+        )
+        .await;
+    assert_eq!(r.status(), 502);
+    let e: Value = r.json().await.unwrap();
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("answered 400"),
+        "{e}"
+    );
+}

@@ -62,6 +62,7 @@ providers:
     discover_models: false
     prices: {{ "*": {{ input: 100, output: 300 }} }}
   b: {{ kind: openai-compatible, base_url: "{d}/v1", discover_models: false }}
+  ol: {{ kind: ollama, base_url: "{u}", discover_models: false }}
 models:
   fast: {{ route: [a/fast-model] }}
   smart: {{ route: [a/smart-model] }}
@@ -150,6 +151,7 @@ routing:
         .env("E2E_DEFAULT_ALIAS", "smart")
         .env("E2E_EXPECT_DOWN", "b")
         .env("E2E_ADD_PROVIDER", "1")
+        .env("E2E_UNLOAD", "llama3:8b")
         .output()
         .await
         .expect("node runs (install Node.js)");
@@ -158,6 +160,12 @@ routing:
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["default_alias"], "smart");
     assert_eq!(report["provider_down"], "b");
+    assert_eq!(report["unloaded"], "llama3:8b");
+    assert_eq!(report["reloaded"], true);
+    assert!(
+        up.get_calls("/api/generate") >= 1,
+        "the Unload button reached Ollama"
+    );
     assert!(
         report["add_provider_error"]
             .as_str()

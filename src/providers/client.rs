@@ -265,6 +265,11 @@ impl Provider {
     pub fn get(&self, url: &str) -> reqwest::RequestBuilder {
         self.client.get(url).headers(self.headers.clone())
     }
+
+    /// A POST with this provider's auth (Ollama's unload).
+    pub fn post(&self, url: &str) -> reqwest::RequestBuilder {
+        self.client.post(url).headers(self.headers.clone())
+    }
 }
 
 /// The provider's auth headers for `key` plus its configured extra headers.

@@ -124,6 +124,35 @@ pub(crate) async fn loaded_models(p: &Provider) -> Result<Vec<LoadedModel>, Stri
         .collect())
 }
 
+/// Ask an Ollama provider to unload `model` from memory now (`keep_alive: 0`).
+pub(crate) async fn unload_model(p: &Provider, model: &str) -> Result<(), String> {
+    let url = format!("{}/api/generate", p.cfg.base_url);
+    let body = serde_json::json!({"model": model, "keep_alive": 0}).to_string();
+    let resp = p
+        .post(&url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot reach {url}: {}",
+                crate::dispatch::describe_reqwest(&e)
+            )
+        })?;
+    if resp.status().is_success() {
+        Ok(())
+    } else {
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        Err(format!(
+            "{url} answered {status}: {}",
+            text.chars().take(200).collect::<String>()
+        ))
+    }
+}
+
 async fn list_models(p: &Provider) -> Result<Vec<String>, String> {
     let base = &p.cfg.base_url;
     let (url, list_key, id_key) = match p.kind() {

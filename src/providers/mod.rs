@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 pub(crate) use client::{Provider, UpstreamResponse, UpstreamStream};
 
 pub use discovery::LoadedModel;
-pub(crate) use discovery::{ModelCatalog, loaded_models, refresh_catalog};
+pub(crate) use discovery::{ModelCatalog, loaded_models, refresh_catalog, unload_model};
 
 use crate::config::Config;
 

@@ -54,6 +54,8 @@
 //! | `fail_CODE_alt` | only every other request with this exact model string fails (the 1st, 3rd, …) |
 //! | `garbage` | 200 with `content-type: application/json` and an HTML body |
 //!
+//! Ollama's `POST /api/generate` with `keep_alive: 0` unloads a model: `/api/ps` stops listing it.
+//!
 //! The model listings (`/v1/models`, `/api/tags`) answer normally unless a script was set with
 //! [`TestUpstream::script_listing`]: each listing GET takes the next step (`ok`, a status code
 //! such as `500` or `429`, `garbage`, or `hang`); after the script, they answer normally.
@@ -333,6 +335,9 @@ pub(super) struct Shared {
     key_optional: AtomicBool,
     /// What the next listing GETs answer ([`TestUpstream::script_listing`]).
     listing_script: Mutex<std::collections::VecDeque<String>>,
+    /// Models unloaded with Ollama's `POST /api/generate {keep_alive: 0}`: `/api/ps` leaves
+    /// them out.
+    pub(super) unloaded: Mutex<Vec<String>>,
 }
 
 #[derive(Default)]
@@ -354,6 +359,7 @@ impl Shared {
             next_id: AtomicU64::new(1),
             key_optional: AtomicBool::new(false),
             listing_script: Mutex::new(std::collections::VecDeque::new()),
+            unloaded: Mutex::new(Vec::new()),
         }
     }
 
@@ -491,6 +497,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/models", get(upstream_openai::models))
         .route("/api/tags", get(upstream_openai::ollama_tags))
         .route("/api/ps", get(upstream_openai::ollama_ps))
+        .route("/api/generate", post(upstream_openai::ollama_generate))
         .route("/", get(upstream_openai::ollama_root))
         .fallback(no_route)
         .with_state(shared)

@@ -314,12 +314,36 @@ pub(super) async fn ollama_tags(State(shared): Upstream) -> Response {
     Json(json!({"models": models})).into_response()
 }
 
-/// Every listed model reported as loaded, 1 GiB of VRAM each (as Ollama's `/api/ps` says).
+/// Ollama's `/api/generate`, only as far as unloading goes (`keep_alive: 0`, no prompt).
+pub(super) async fn ollama_generate(State(shared): Upstream, body: Bytes) -> Response {
+    shared.record_get("/api/generate");
+    let v: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let model = v["model"].as_str().unwrap_or_default().to_string();
+    if v["keep_alive"] != 0 || !shared.models().contains(&model) {
+        let msg = format!("test upstream: /api/generate only unloads listed models (got {v})");
+        return (
+            axum::http::StatusCode::BAD_REQUEST,
+            Json(json!({"error": msg})),
+        )
+            .into_response();
+    }
+    shared.unloaded.lock().unwrap().push(model.clone());
+    Json(
+        json!({"model": model, "created_at": "2024-01-01T00:00:00Z", "response": "",
+                "done": true, "done_reason": "unload"}),
+    )
+    .into_response()
+}
+
+/// Every listed model reported as loaded, 1 GiB of VRAM each (as Ollama's `/api/ps` says),
+/// except those unloaded since.
 pub(super) async fn ollama_ps(State(shared): Upstream) -> Json<Value> {
     shared.record_get("/api/ps");
+    let unloaded = shared.unloaded.lock().unwrap().clone();
     let models: Vec<Value> = shared
         .models()
         .iter()
+        .filter(|m| !unloaded.contains(m))
         .map(|name| {
             json!({"name": name, "model": name, "size": 1u64 << 31, "size_vram": 1u64 << 30,
                    "expires_at": "2099-01-01T00:00:00Z", "digest": "x", "details": {}})

@@ -15,6 +15,7 @@
 //                       the UI's rule); unset: the total is only required to be shown
 //   E2E_DEFAULT_ALIAS   the alias to make the default (default: the first one that is not)
 //   E2E_EXPECT_DOWN     a provider the Providers page must show as down (the caller stopped it)
+//   E2E_UNLOAD          a model the GPU page lists as loaded (Ollama): click its Unload
 //   E2E_ADD_PROVIDER=1  try the Providers page's "Add a provider" form with a bad URL (the
 //                       error must show next to the URL field) and "Test connection" on a dead one
 //   LODESTAR_NPM_DIR    where playwright-core is installed if missing (default ~/.cache/lodestar-npm)
@@ -39,6 +40,7 @@ const PAGES = [
   ['gpu', '[data-testid=gpu-none], [data-testid^=gpu-card-]'],
   ['costs', '[data-testid=cost-total]'],
   ['requests', '[data-testid=requests-table], [data-testid=requests-empty]'],
+  ['settings', '[data-testid=config-facts]'],
 ];
 
 const log = (...a) => console.error('e2e:', ...a);
@@ -268,6 +270,30 @@ async function main() {
       log(`add provider: error on the URL field: ${out.add_provider_error}`);
       check();
     }
+
+    // GPU: unload a model Ollama holds (E2E_UNLOAD=model).
+    const unloadModel = process.env.E2E_UNLOAD;
+    if (unloadModel) {
+      await page.goto(`${base}/ui/gpu`);
+      const button = page.locator(`[data-testid="unload-${unloadModel}"]`);
+      await button.waitFor().catch(() => fail(`the GPU page lists no loaded model ${unloadModel} with an Unload button`));
+      await button.click();
+      await page.locator('text=Unloaded').first().waitFor().catch(() => fail(`unloading ${unloadModel} did not say "Unloaded"`));
+      out.unloaded = unloadModel;
+      log(`gpu: unloaded ${unloadModel}`);
+      check();
+    }
+
+    // Settings: reload the config file.
+    await page.goto(`${base}/ui/settings`);
+    await waitFor('settings', '[data-testid=config-facts]');
+    await page.locator('[data-testid=reload]').click();
+    await page.locator('[data-testid=reload-done], [data-testid=reload-error]').first().waitFor()
+      .catch(() => fail('"Reload config" gave no answer'));
+    if (await page.locator('[data-testid=reload-error]').count()) fail(`reloading the config failed: ${await page.locator('[data-testid=reload-error]').innerText()}`);
+    out.reloaded = true;
+    log('settings: config reloaded');
+    check();
 
     // Providers: one the test stopped shows as down.
     const down = process.env.E2E_EXPECT_DOWN;

@@ -50,6 +50,25 @@ pub async fn post<B: Serialize, T: DeserializeOwned>(path: &str, body: &B) -> Re
     read(path, req.send().await).await
 }
 
+/// Ask an Ollama provider to drop `model` from memory now.
+pub async fn unload(provider: &str, model: &str) -> Result<serde_json::Value, ApiError> {
+    post(
+        &format!("/admin/api/providers/{provider}/unload"),
+        &serde_json::json!({ "model": model }),
+    )
+    .await
+}
+
+/// Where the config came from and the settings a settings page shows.
+pub async fn config() -> Result<serde_json::Value, ApiError> {
+    get("/admin/api/config").await
+}
+
+/// Read the config file again and apply it.
+pub async fn reload() -> Result<serde_json::Value, ApiError> {
+    post("/admin/api/config/reload", &serde_json::json!({})).await
+}
+
 /// `key=value` pairs joined into a query string, values escaped.
 pub fn query(pairs: &[(&str, String)]) -> String {
     let parts: Vec<String> = pairs

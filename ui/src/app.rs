@@ -7,16 +7,19 @@ use leptos_router::hooks::use_location;
 use leptos_router::path;
 
 use crate::hooks::use_tick;
-use crate::pages::{CostsPage, GpuPage, ModelsPage, NotFound, ProvidersPage, RequestsPage};
+use crate::pages::{
+    CostsPage, GpuPage, ModelsPage, NotFound, ProvidersPage, RequestsPage, SettingsPage,
+};
 use crate::{api, format};
 
 /// The pages in the nav, in order: (path under /ui, label).
-const PAGES: [(&str, &str); 5] = [
+const PAGES: [(&str, &str); 6] = [
     ("models", "Models"),
     ("providers", "Providers"),
     ("gpu", "GPU"),
     ("costs", "Costs"),
     ("requests", "Requests"),
+    ("settings", "Settings"),
 ];
 
 #[component]
@@ -42,6 +45,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/ui/gpu") view=GpuPage />
                     <Route path=path!("/ui/costs") view=CostsPage />
                     <Route path=path!("/ui/requests") view=RequestsPage />
+                    <Route path=path!("/ui/settings") view=SettingsPage />
                 </Routes>
             </main>
         </Router>

@@ -53,6 +53,10 @@ pub(super) fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
             axum::routing::post(providers::test),
         )
         .route(
+            "/admin/api/providers/{name}/unload",
+            axum::routing::post(state::unload),
+        )
+        .route(
             "/admin/api/providers/{name}/probe",
             axum::routing::post(state::probe),
         )

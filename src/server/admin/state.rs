@@ -165,3 +165,43 @@ pub(super) async fn probe(
     }))
     .into_response())
 }
+
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct UnloadBody {
+    model: String,
+}
+
+/// Unload a model from an Ollama provider's memory now (`POST .../{name}/unload`, body
+/// `{"model": "qwen2.5-coder:7b"}`): the tray's and the GPU page's "Unload".
+pub(super) async fn unload(
+    State(s): State<Arc<AppState>>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let Some(p) = s.providers.get(&name) else {
+        let mut e = ApiError::bad_request(format!("no provider `{name}`"));
+        e.status = StatusCode::NOT_FOUND;
+        return Err(e);
+    };
+    if p.kind() != crate::providers::ProviderKind::Ollama {
+        return Err(ApiError::bad_request(format!(
+            "provider `{name}` is not Ollama: only Ollama unloads models on request"
+        )));
+    }
+    let b: UnloadBody = serde_json::from_slice(&body).map_err(|e| {
+        let mut err = ApiError::bad_request(format!(
+            "the body must be {{\"model\": \"NAME\"}} (a model `lodestar status` lists as loaded): {e}"
+        ));
+        err.param = Some("model".into());
+        err
+    })?;
+    crate::providers::unload_model(p, &b.model)
+        .await
+        .map_err(|e| {
+            let mut err = ApiError::bad_request(e);
+            err.status = StatusCode::BAD_GATEWAY;
+            err
+        })?;
+    tracing::info!(provider = %name, model = %b.model, "model unloaded on request");
+    Ok(Json(json!({"unloaded": b.model, "provider": name})).into_response())
+}

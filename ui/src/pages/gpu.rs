@@ -201,15 +201,34 @@ fn LoadedModels(ollama: RwSignal<Option<Result<Vec<ProviderStatus>, ApiError>>>)
                 let inner = match (p.loaded, p.loaded_error) {
                     (_, Some(e)) => view! { <p class="error-text">{e}</p> }.into_any(),
                     (Some(ms), None) if !ms.is_empty() => {
+                        let provider = p.name.clone();
                         let rows = ms
                             .into_iter()
                             .map(|m| {
+                                let (prov, model) = (provider.clone(), m.name.clone());
+                                let note = RwSignal::new(None::<Result<String, String>>);
+                                let unload = move |_| {
+                                    let (prov, model) = (prov.clone(), model.clone());
+                                    note.set(Some(Ok("Unloading…".into())));
+                                    leptos::task::spawn_local(async move {
+                                        let r = crate::api::unload(&prov, &model).await;
+                                        note.set(Some(r.map(|_| "Unloaded".into()).map_err(|e| e.message)));
+                                    });
+                                };
+                                let testid = format!("unload-{}", m.name);
                                 view! {
                                     <tr>
                                         <td class="mono">{m.name}</td>
                                         <td class="num">{format::bytes(m.vram_bytes)}</td>
                                         <td class="num">{format::bytes(m.size_bytes)}</td>
                                         <td class="muted small">{m.expires_at.unwrap_or_default()}</td>
+                                        <td>
+                                            <button class="btn small" type="button" data-testid=testid on:click=unload>"Unload"</button>
+                                            {move || note.get().map(|r| match r {
+                                                Ok(t) => view! { <span class="field-note ok" role="status">" "{t}</span> }.into_any(),
+                                                Err(e) => view! { <span class="field-note bad" role="alert">" "{e}</span> }.into_any(),
+                                            })}
+                                        </td>
                                     </tr>
                                 }
                             })
@@ -223,6 +242,7 @@ fn LoadedModels(ollama: RwSignal<Option<Result<Vec<ProviderStatus>, ApiError>>>)
                                             <th scope="col" class="num">"VRAM"</th>
                                             <th scope="col" class="num">"Size"</th>
                                             <th scope="col">"Unloads at"</th>
+                                            <th scope="col"><span class="visually-hidden">"Actions"</span></th>
                                         </tr>
                                     </thead>
                                     <tbody>{rows}</tbody>

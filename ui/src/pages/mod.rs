@@ -6,12 +6,14 @@ mod gpu;
 mod models;
 mod providers;
 mod requests;
+mod settings;
 
 pub use costs::CostsPage;
 pub use gpu::GpuPage;
 pub use models::ModelsPage;
 pub use providers::ProvidersPage;
 pub use requests::RequestsPage;
+pub use settings::SettingsPage;
 
 use leptos::prelude::*;
 
