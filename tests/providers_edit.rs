@@ -134,3 +134,90 @@ async fn a_bad_url_is_reported_on_its_field_and_nothing_is_written() {
     );
     h.shutdown().await;
 }
+
+async fn put(h: &EngineHandle, path: &str, body: Value) -> (u16, Value) {
+    let r = support::http_client()
+        .put(format!("{}{path}", h.base_url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+/// The Models page's edits: a new alias, and an alias's fallback order — each one changed line
+/// in the file, the rest as the user wrote it, routable at once; a route naming an unknown
+/// provider is refused on the route field.
+#[tokio::test]
+async fn aliases_are_added_and_reordered_in_the_file_and_routed_at_once() {
+    let up = TestUpstream::start().await;
+    let (h, path) = start("aliases").await;
+    let (status, v) = post(
+        &h,
+        "/admin/api/providers",
+        json!({"name": "up", "kind": "openai-compatible", "base_url": format!("{}/v1", up.url())}),
+    )
+    .await;
+    assert_eq!(status, 201, "{v}");
+    let (status, v) = post(
+        &h,
+        "/admin/api/aliases",
+        json!({"name": "duo", "route": ["up/first+fail_500", "up/second"]}),
+    )
+    .await;
+    assert_eq!(status, 201, "{v}");
+    let chat = || async {
+        support::http_client()
+            .post(format!("{}/v1/chat/completions", h.base_url()))
+            .json(&chat_body("duo", "hi"))
+            .send()
+            .await
+            .unwrap()
+    };
+    let r = chat().await;
+    assert_eq!(route_of(&r), "up/second", "first fails, second answers");
+    let before = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        before.contains("  duo: { route: [up/first+fail_500, up/second] }\n"),
+        "{before}"
+    );
+
+    // Reorder: second first.
+    let (status, v) = put(
+        &h,
+        "/admin/api/aliases/duo",
+        json!({"route": ["up/second", "up/first+fail_500"]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    let after = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        after,
+        before.replace(
+            "duo: { route: [up/first+fail_500, up/second] }",
+            "duo: { route: [up/second, up/first+fail_500] }"
+        )
+    );
+    let calls = up.calls_for("first+fail_500");
+    assert_eq!(route_of(&chat().await), "up/second");
+    assert_eq!(
+        up.calls_for("first+fail_500"),
+        calls,
+        "no longer tried first"
+    );
+
+    // An unknown provider: refused on the route field, the file unchanged.
+    let (status, v) = put(&h, "/admin/api/aliases/duo", json!({"route": ["nosuch/x"]})).await;
+    assert_eq!(status, 400);
+    assert_eq!(v["error"]["param"], "route", "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("nosuch"),
+        "{v}"
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), after);
+    // The comments of the original file are all still there.
+    for line in FILE.lines().filter(|l| l.contains('#')) {
+        assert!(after.contains(line), "lost: {line}");
+    }
+    h.shutdown().await;
+}

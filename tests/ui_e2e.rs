@@ -3,7 +3,8 @@
 //! and renders without errors; the Costs page's total is what `lodestar costs --json` says;
 //! switching the default on the Models page sends the next `auto` request to that alias's
 //! upstream; a provider whose upstream was stopped shows as down on the Providers page; adding
-//! a provider with a bad URL shows the error next to the URL field and writes nothing.
+//! a provider with a bad URL shows the error next to the URL field and writes nothing; a
+//! route edited on the Models page is written to the file and routes the next request.
 //! Screenshots of each page go to `$LODESTAR_ARTIFACTS/ui` (default: target/artifacts/ui).
 //!
 //! Needs the built UI (`ui/build.sh`), node and chromium; scripts/test.sh provides them.
@@ -152,6 +153,7 @@ routing:
         .env("E2E_EXPECT_DOWN", "b")
         .env("E2E_ADD_PROVIDER", "1")
         .env("E2E_UNLOAD", "llama3:8b")
+        .env("E2E_EDIT_ROUTE", "smart:a/smart-2")
         .output()
         .await
         .expect("node runs (install Node.js)");
@@ -161,6 +163,19 @@ routing:
     assert_eq!(report["default_alias"], "smart");
     assert_eq!(report["provider_down"], "b");
     assert_eq!(report["unloaded"], "llama3:8b");
+    assert_eq!(report["route_edited"], "smart:a/smart-2");
+    assert!(
+        report["add_alias_error"]
+            .as_str()
+            .unwrap()
+            .contains("nosuch"),
+        "{report}"
+    );
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(
+        text.contains("smart: { route: [a/smart-2, a/smart-model] }"),
+        "{text}"
+    );
     assert_eq!(report["reloaded"], true);
     assert!(
         up.get_calls("/api/generate") >= 1,
@@ -196,6 +211,10 @@ routing:
         .send()
         .await
         .unwrap();
-    assert_eq!(route_of(&r), "a/smart-model");
+    assert_eq!(
+        route_of(&r),
+        "a/smart-2",
+        "the switched default, with its edited route"
+    );
     assert!(terminate(&mut child).success());
 }

@@ -131,6 +131,190 @@ pub fn add_provider(text: &str, p: &NewProvider) -> Result<String, EditError> {
     Ok(s)
 }
 
+/// An alias's route, written as a flow sequence: `[a/x, "b/y:7b"]`.
+fn route_text(route: &[String]) -> String {
+    let items: Vec<String> = route
+        .iter()
+        .map(|t| {
+            if t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./+".contains(c))
+            {
+                t.clone()
+            } else {
+                yaml_string(t)
+            }
+        })
+        .collect();
+    format!("[{}]", items.join(", "))
+}
+
+fn indent_of(l: &str) -> usize {
+    l.len() - l.trim_start().len()
+}
+
+/// The `models:` block: (its line, the first line after it).
+fn models_block(lines: &[&str]) -> Option<(usize, usize)> {
+    let top = |l: &str| !l.is_empty() && !l.starts_with([' ', '\t', '#']);
+    let start = lines
+        .iter()
+        .position(|l| top(l) && l.trim_end().starts_with("models:"))?;
+    let end = lines[start + 1..]
+        .iter()
+        .position(|l| top(l))
+        .map_or(lines.len(), |i| start + 1 + i);
+    Some((start, end))
+}
+
+fn join(lines: Vec<String>, original: &str) -> String {
+    let mut s = lines.join("\n");
+    if original.ends_with('\n') || original.is_empty() {
+        s.push('\n');
+    }
+    s
+}
+
+/// `text` with alias `name` added (`name: { route: [...] }` at the end of the `models:` block,
+/// created when there is none). The name must be new.
+pub fn add_alias(text: &str, name: &str, route: &[String]) -> Result<String, EditError> {
+    if name.is_empty()
+        || name == "auto"
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+    {
+        return Err(EditError::on(
+            "name",
+            "use letters, digits, `-`, `_`, `.` and `:` (not `auto`, which means the routing \
+             rules)",
+        ));
+    }
+    let line = format!("{name}: {{ route: {} }}", route_text(route));
+    let lines: Vec<&str> = text.lines().collect();
+    let Some((start, end)) = models_block(&lines) else {
+        let mut out = text.to_string();
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push_str(&format!("models:\n  {line}\n"));
+        return Ok(out);
+    };
+    let rest = lines[start].trim_end()["models:".len()..].trim();
+    if !(rest.is_empty() || rest.starts_with('#')) {
+        return Err(EditError::file(format!(
+            "`models:` on line {} is written inline; edit the file by hand",
+            start + 1
+        )));
+    }
+    let children: Vec<usize> = (start + 1..end)
+        .filter(|i| !lines[*i].trim().is_empty() && !lines[*i].trim_start().starts_with('#'))
+        .collect();
+    let indent = children.first().map_or(2, |i| indent_of(lines[*i]));
+    if children.iter().any(|i| {
+        indent_of(lines[*i]) == indent && lines[*i].trim_start().starts_with(&format!("{name}:"))
+    }) {
+        return Err(EditError::on(
+            "name",
+            format!("an alias `{name}` already exists"),
+        ));
+    }
+    let at = children.last().map_or(start + 1, |i| i + 1);
+    let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    out.insert(at, format!("{}{line}", " ".repeat(indent)));
+    Ok(join(out, text))
+}
+
+/// `text` with alias `name`'s route replaced by `route` — in a one-line `name: { route: [...] }`
+/// or in a block's `route:` line (a block sequence under it becomes one flow line) — and
+/// nothing else touched.
+pub fn set_alias_route(text: &str, name: &str, route: &[String]) -> Result<String, EditError> {
+    let lines: Vec<&str> = text.lines().collect();
+    let not_found = || {
+        EditError::on(
+            "name",
+            format!("no alias `{name}` under `models:` in the file"),
+        )
+    };
+    let (start, end) = models_block(&lines).ok_or_else(not_found)?;
+    let children: Vec<usize> = (start + 1..end)
+        .filter(|i| !lines[*i].trim().is_empty() && !lines[*i].trim_start().starts_with('#'))
+        .collect();
+    let indent = children.first().map_or(2, |i| indent_of(lines[*i]));
+    let key = format!("{name}:");
+    let at = *children
+        .iter()
+        .find(|i| indent_of(lines[**i]) == indent && lines[**i].trim_start().starts_with(&key))
+        .ok_or_else(not_found)?;
+    let new_route = route_text(route);
+    let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    let after_key = lines[at].trim_start()[key.len()..].trim_start();
+    if after_key.starts_with('{') {
+        // One line: replace the `route: [...]` inside it.
+        let l = lines[at];
+        let Some(r) = l.find("route:") else {
+            return Err(EditError::file(format!(
+                "alias `{name}` on line {} has no `route:`",
+                at + 1
+            )));
+        };
+        let open = l[r..].find('[').map(|i| r + i);
+        let close = open.and_then(|o| l[o..].find(']').map(|i| o + i));
+        let (Some(open), Some(close)) = (open, close) else {
+            return Err(EditError::file(format!(
+                "alias `{name}` on line {} writes its route in a way Lodestar does not edit; \
+                 edit the file by hand",
+                at + 1
+            )));
+        };
+        out[at] = format!("{}{}{}", &l[..open], new_route, &l[close + 1..]);
+        return Ok(join(out, text));
+    }
+    // A block: its lines are the deeper-indented ones after it.
+    let block_end = (at + 1..end)
+        .find(|i| {
+            let l = lines[*i];
+            !l.trim().is_empty() && !l.trim_start().starts_with('#') && indent_of(l) <= indent
+        })
+        .unwrap_or(end);
+    let Some(r) = (at + 1..block_end).find(|i| lines[*i].trim_start().starts_with("route:")) else {
+        return Err(EditError::file(format!(
+            "alias `{name}` (line {}) has no `route:`",
+            at + 1
+        )));
+    };
+    let route_indent = indent_of(lines[r]);
+    let value = lines[r].trim_start()["route:".len()..].trim();
+    // The sequence's own lines when it is a block sequence under `route:`.
+    let mut last = r;
+    if value.is_empty() || value.starts_with('#') {
+        for i in r + 1..block_end {
+            let l = lines[i];
+            if l.trim().is_empty() || l.trim_start().starts_with('#') {
+                continue;
+            }
+            if indent_of(l) >= route_indent && l.trim_start().starts_with('-') {
+                last = i;
+            } else {
+                break;
+            }
+        }
+    } else if !value.starts_with('[') || !value.contains(']') {
+        return Err(EditError::file(format!(
+            "alias `{name}`'s route (line {}) is written in a way Lodestar does not edit; edit \
+             the file by hand",
+            r + 1
+        )));
+    }
+    let comment = value
+        .find(']')
+        .map(|i| value[i + 1..].trim())
+        .filter(|c| c.starts_with('#'))
+        .map(|c| format!("  {c}"))
+        .unwrap_or_default();
+    let replacement = format!("{}route: {new_route}{comment}", " ".repeat(route_indent));
+    out.splice(r..=last, [replacement]);
+    Ok(join(out, text))
+}
+
 /// Write `text` to `path` atomically, keeping the file's permissions.
 pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     let tmp = path.with_extension("yml.lodestar-tmp");
@@ -145,6 +329,52 @@ pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    fn r(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn an_alias_route_is_replaced_in_place_in_every_style() {
+        let text = "models:\n  # fast ones\n  fast: { route: [a/x, b/y], description: quick }  # mine\n  smart:\n    description: big\n    route:\n      - a/big   # first\n      - b/big\n    fallback_alias: fast\n  other:\n    route: [a/o]  # note\nrouting: {}\n";
+        let out = set_alias_route(text, "fast", &r(&["b/y", "a/x"])).unwrap();
+        assert_eq!(
+            out.lines().nth(2),
+            Some("  fast: { route: [b/y, a/x], description: quick }  # mine")
+        );
+        let out = set_alias_route(&out, "smart", &r(&["b/big", "c/qwen2.5:7b"])).unwrap();
+        assert!(out.contains("    description: big\n    route: [b/big, \"c/qwen2.5:7b\"]\n    fallback_alias: fast\n"), "{out}");
+        let out = set_alias_route(&out, "other", &r(&["a/p"])).unwrap();
+        assert!(
+            out.contains("    route: [a/p]  # note\nrouting: {}\n"),
+            "{out}"
+        );
+        assert!(out.starts_with("models:\n  # fast ones\n"));
+        assert_eq!(
+            set_alias_route(text, "nosuch", &r(&["a/x"]))
+                .unwrap_err()
+                .field,
+            Some("name")
+        );
+    }
+
+    #[test]
+    fn an_alias_is_added_at_the_end_of_models() {
+        let text = "models:\n  fast: { route: [a/x] }\n\n# rules\nrouting: {}\n";
+        let out = add_alias(text, "cheap", &r(&["a/small"])).unwrap();
+        assert_eq!(
+            out,
+            "models:\n  fast: { route: [a/x] }\n  cheap: { route: [a/small] }\n\n# rules\nrouting: {}\n"
+        );
+        assert_eq!(
+            add_alias(text, "fast", &r(&["a/x"])).unwrap_err().field,
+            Some("name")
+        );
+        assert_eq!(
+            add_alias(text, "auto", &r(&["a/x"])).unwrap_err().field,
+            Some("name")
+        );
+    }
 
     fn p(name: &str) -> NewProvider {
         NewProvider {

@@ -15,6 +15,7 @@
 //                       the UI's rule); unset: the total is only required to be shown
 //   E2E_DEFAULT_ALIAS   the alias to make the default (default: the first one that is not)
 //   E2E_EXPECT_DOWN     a provider the Providers page must show as down (the caller stopped it)
+//   E2E_EDIT_ROUTE      alias:provider/model — add that entry to the alias's route, first
 //   E2E_UNLOAD          a model the GPU page lists as loaded (Ollama): click its Unload
 //   E2E_ADD_PROVIDER=1  try the Providers page's "Add a provider" form with a bad URL (the
 //                       error must show next to the URL field) and "Test connection" on a dead one
@@ -268,6 +269,46 @@ async function main() {
       await page.locator('[data-testid=add-provider]').screenshot({ path: file });
       out.screenshots.push(file);
       log(`add provider: error on the URL field: ${out.add_provider_error}`);
+      check();
+    }
+
+    // Models: edit a route (E2E_EDIT_ROUTE=alias:entry puts a new first entry in front) and
+    // try to add an alias whose route names an unknown provider (the error shows by the field).
+    const edit = process.env.E2E_EDIT_ROUTE;
+    if (edit) {
+      const [alias, entry] = edit.split(/:(.*)/s);
+      await page.goto(`${base}/ui/models`);
+      await waitFor('models', `[data-testid=alias-${alias}]`);
+      await page.locator(`[data-testid=edit-route-${alias}]`).click();
+      const editor = page.locator(`[data-testid=route-editor-${alias}]`);
+      await editor.locator('[data-testid=route-add-input]').fill(entry);
+      await editor.locator('[data-testid=route-add]').click();
+      const items = editor.locator('[data-testid=route-entries] li');
+      const n = await items.count();
+      await editor.getByRole('button', { name: `Move ${entry} up` }).click();
+      for (let i = 2; i < n; i++) await editor.getByRole('button', { name: `Move ${entry} up` }).click();
+      await editor.locator('[data-testid=route-save]').click();
+      try {
+        await editor.waitFor({ state: 'detached' });
+      } catch {
+        fail(`saving ${alias}'s route did not close the editor: ${await editor.innerText()}`);
+      }
+      await page.locator(`[data-testid=alias-${alias}] tbody tr`).first().waitFor();
+      await page.waitForFunction(([a, e]) => {
+        const row = document.querySelector(`[data-testid=alias-${a}] tbody tr`);
+        return row && row.textContent.includes(e);
+      }, [alias, entry]).catch(() => fail(`after saving, ${alias}'s first entry is not ${entry}`));
+      out.route_edited = `${alias}:${entry}`;
+      await page.locator('[data-testid=aa-name]').fill('broken');
+      await page.locator('[data-testid=aa-route]').fill('nosuch/model');
+      await page.locator('[data-testid=aa-add]').click();
+      const err = page.locator('[data-testid=aa-error-route]');
+      await err.waitFor().catch(() => fail('adding an alias with an unknown provider showed no error by the route field'));
+      out.add_alias_error = (await err.innerText()).trim();
+      const file = join(shots, 'models-edit-1280x800.png');
+      await page.screenshot({ path: file, fullPage: true });
+      out.screenshots.push(file);
+      log(`models: ${alias}'s route now starts with ${entry}; bad alias refused: ${out.add_alias_error}`);
       check();
     }
 

@@ -15,6 +15,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
+mod aliases;
 mod config;
 mod events;
 mod providers;
@@ -48,6 +49,11 @@ pub(super) fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
             get(routing::routing).put(routing::switch),
         )
         .route("/admin/api/providers", axum::routing::post(providers::add))
+        .route("/admin/api/aliases", axum::routing::post(aliases::add))
+        .route(
+            "/admin/api/aliases/{name}",
+            axum::routing::put(aliases::set_route),
+        )
         .route(
             "/admin/api/providers/test",
             axum::routing::post(providers::test),

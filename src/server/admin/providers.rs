@@ -31,7 +31,7 @@ struct Form {
     api_key: Option<String>,
 }
 
-fn field_error(param: &'static str, message: impl Into<String>) -> ApiError {
+pub(super) fn field_error(param: &'static str, message: impl Into<String>) -> ApiError {
     let mut e = ApiError::bad_request(message);
     e.param = Some(param.into());
     e
@@ -139,12 +139,7 @@ pub(super) async fn test(
 
 pub(super) async fn add(State(s): State<Arc<AppState>>, body: Bytes) -> Result<Response, ApiError> {
     let (mut p, key) = read_form(&body)?;
-    let ConfigOrigin::File(path) = s.config.origin.clone() else {
-        return Err(ApiError::bad_request(
-            "Lodestar runs its embedded default config, so there is no file to add a provider \
-             to; write a config file (see lodestar.example.yaml) and start Lodestar with it",
-        ));
-    };
+    let path = config_path(&s)?;
     // The form alone first: a bad URL is reported before anything is stored.
     checked_alone(&p, key.as_deref())?;
     let text = std::fs::read_to_string(&path)
@@ -167,25 +162,52 @@ pub(super) async fn add(State(s): State<Arc<AppState>>, body: Bytes) -> Result<R
         Some(f) => field_error(f, e.message),
         None => ApiError::bad_request(e.message),
     })?;
+    save_and_reload(&s, &path, &text, &edited, |e| config_error(&p.name, e))
+        .await
+        .map(|config| {
+            (
+                StatusCode::CREATED,
+                Json(json!({"added": p.name, "config": config})),
+            )
+                .into_response()
+        })
+}
+
+/// The config file `path`, or the refusal when the engine runs the embedded default.
+pub(super) fn config_path(s: &AppState) -> Result<std::path::PathBuf, ApiError> {
+    match &s.config.origin {
+        ConfigOrigin::File(p) => Ok(p.clone()),
+        ConfigOrigin::Embedded => Err(ApiError::bad_request(
+            "Lodestar runs its embedded default config, so there is no file to edit; write a \
+             config file (see lodestar.example.yaml) and start Lodestar with it",
+        )),
+    }
+}
+
+/// Check `edited` with the real loader, write it over `path`, reload; on a failed reload put
+/// `original` back. Returns the file reloaded.
+pub(super) async fn save_and_reload(
+    s: &AppState,
+    path: &std::path::Path,
+    original: &str,
+    edited: &str,
+    on_errors: impl Fn(&ConfigErrors) -> ApiError,
+) -> Result<String, ApiError> {
     Config::from_yaml(
-        &edited,
-        ConfigOrigin::File(path.clone()),
+        edited,
+        ConfigOrigin::File(path.to_path_buf()),
         &crate::config::process_env,
     )
-    .map_err(|e| config_error(&p.name, &e))?;
-    edit::write_atomically(&path, &edited)
+    .map_err(|e| on_errors(&e))?;
+    edit::write_atomically(path, edited)
         .map_err(|e| ApiError::bad_request(format!("cannot write {}: {e}", path.display())))?;
     match crate::engine::send_reload(&s.reload).await {
-        Ok(outcome) => Ok((
-            StatusCode::CREATED,
-            Json(json!({"added": p.name, "config": outcome.config})),
-        )
-            .into_response()),
+        Ok(outcome) => Ok(outcome.config),
         Err(errors) => {
             // Put the file back as it was: the running config and the file agree again.
-            let _ = edit::write_atomically(&path, &text);
+            let _ = edit::write_atomically(path, original);
             Err(ApiError::bad_request(format!(
-                "the provider was not added: {}",
+                "the change was not applied: {}",
                 errors.join("; ")
             )))
         }

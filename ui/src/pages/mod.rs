@@ -1,6 +1,7 @@
 //! One page per file; each reads the admin API through `api` and shows only what it says.
 
 mod add_provider;
+mod alias_edit;
 mod costs;
 mod gpu;
 mod models;

@@ -109,7 +109,8 @@ pub fn ModelsPage() -> impl IntoView {
                                         set_default
                                         set_local_only
                                     />
-                                    <AliasList models=m default set_default />
+                                    <AliasList models=m default set_default on_saved=move || models.refetch() />
+                                    <super::alias_edit::AddAlias on_saved=move || models.refetch() />
                                 }
                             }))
                     })}
@@ -224,6 +225,7 @@ fn AliasList(
     models: Models,
     default: Option<String>,
     set_default: impl Fn(Option<String>) + Copy + 'static,
+    on_saved: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     if models.aliases.is_empty() {
         return view! {
@@ -240,7 +242,7 @@ fn AliasList(
         .into_iter()
         .map(|a| {
             let is_default = default.as_deref() == Some(a.name.as_str());
-            view! { <AliasCard alias=a is_default local_only set_default /> }
+            view! { <AliasCard alias=a is_default local_only set_default on_saved /> }
         })
         .collect_view()
         .into_any()
@@ -252,8 +254,25 @@ fn AliasCard(
     is_default: bool,
     local_only: bool,
     set_default: impl Fn(Option<String>) + Copy + 'static,
+    on_saved: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let name = alias.name.clone();
+    let editing = RwSignal::new(false);
+    let targets: Vec<String> = alias.route.iter().map(|e| e.target.clone()).collect();
+    let editor = {
+        let (name, targets) = (name.clone(), targets.clone());
+        move || {
+            editing.get().then(|| {
+                let on_done = move |saved: bool| {
+                    editing.set(false);
+                    if saved {
+                        on_saved();
+                    }
+                };
+                view! { <super::alias_edit::RouteEditor name=name.clone() route=targets.clone() on_done /> }
+            })
+        }
+    };
     let rows = alias
         .route
         .iter()
@@ -301,6 +320,7 @@ fn AliasCard(
                 {alias.description.clone().map(|d| view! { <span class="muted small">{d}</span> })}
                 <span class="spacer"></span>
                 {make_default}
+                <button class="btn small" type="button" data-testid=format!("edit-route-{}", alias.name) on:click=move |_| editing.update(|e| *e = !*e)>"Edit route"</button>
             </header>
             {if alias.route.is_empty() {
                 view! { <p class="muted">"This alias has no route entries."</p> }.into_any()
@@ -326,6 +346,7 @@ fn AliasCard(
                 .into_any()
             }}
             {fallback}
+            {editor}
         </article>
     }
 }
