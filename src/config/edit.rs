@@ -286,8 +286,7 @@ pub fn set_alias_route(text: &str, name: &str, route: &[String]) -> Result<Strin
     // The sequence's own lines when it is a block sequence under `route:`.
     let mut last = r;
     if value.is_empty() || value.starts_with('#') {
-        for i in r + 1..block_end {
-            let l = lines[i];
+        for (i, l) in lines.iter().enumerate().take(block_end).skip(r + 1) {
             if l.trim().is_empty() || l.trim_start().starts_with('#') {
                 continue;
             }
