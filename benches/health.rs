@@ -279,4 +279,44 @@ fn admit_micro(report: &mut String) {
          reason for the error a client gets when every entry is down): **{per:.0} ns** per call \
          (1,000,000 calls, one thread).\n"
     );
+    // What each answered request adds, piece by piece.
+    let up = Target {
+        provider: "up".into(),
+        model: "bench-model".into(),
+    };
+    let time = |f: &dyn Fn()| {
+        let t = Instant::now();
+        for _ in 0..N {
+            f();
+        }
+        t.elapsed().as_secs_f64() * 1e9 / f64::from(N)
+    };
+    let admit_closed = time(&|| {
+        std::hint::black_box(b.admit(std::hint::black_box(&up)));
+    });
+    let success = time(&|| b.success(std::hint::black_box(&up)));
+    let metrics = lodestar::metrics::Metrics::new();
+    let record = time(&|| {
+        metrics.record_request(
+            "bench",
+            "up/bench-model",
+            200,
+            Duration::from_micros(120),
+            Some(Duration::from_micros(90)),
+            0,
+        )
+    });
+    let tokens = lodestar::ledger::Tokens {
+        input: 12,
+        output: 34,
+        ..Default::default()
+    };
+    let usage = time(&|| metrics.record_usage("up", "bench-model", "", &tokens, Some(0.0001)));
+    let _ = writeln!(
+        report,
+        "Per answered request (in-process, 1,000,000 calls each): breaker admit of a closed entry \
+         **{admit_closed:.0} ns**, breaker success **{success:.0} ns**, request metrics \
+         (`record_request`: counter and two histograms) **{record:.0} ns**, usage metrics \
+         (`record_usage`: tokens, cost, requests) **{usage:.0} ns**.\n"
+    );
 }

@@ -97,6 +97,25 @@ struct RequestHandles {
     ttfb: Histogram,
 }
 
+/// The `kind` label of `lodestar_tokens_total`, in `Tokens` field order.
+const TOKEN_KINDS: [&str; 6] = [
+    "input",
+    "output",
+    "cache_read",
+    "cache_write_5m",
+    "cache_write_1h",
+    "reasoning",
+];
+
+/// One (provider, model, project)'s usage counters, looked up once.
+#[derive(Clone)]
+struct UsageHandles {
+    tokens: [Counter; 6],
+    cost: Counter<f64, AtomicU64>,
+    unpriced: Counter,
+    requests: Counter,
+}
+
 thread_local! {
     static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
@@ -105,6 +124,7 @@ pub struct Metrics {
     /// False (`metrics.enabled: false`): nothing is counted and `/metrics` is off.
     enabled: bool,
     handles: std::sync::RwLock<std::collections::HashMap<String, RequestHandles>>,
+    usage_handles: std::sync::RwLock<std::collections::HashMap<String, UsageHandles>>,
     registry: Registry,
     tokens: Family<TokenLabels, Counter>,
     cost: Family<ModelLabels, Counter<f64, AtomicU64>>,
@@ -287,6 +307,7 @@ impl Metrics {
         Self {
             enabled: true,
             handles: Default::default(),
+            usage_handles: Default::default(),
             provider_up,
             provider_state,
             probes,
@@ -325,39 +346,71 @@ impl Metrics {
         if !self.enabled {
             return;
         }
+        let h = KEY.with_borrow_mut(|key| {
+            use std::fmt::Write as _;
+            key.clear();
+            let _ = write!(key, "{provider}\0{model}\0{project}");
+            let cached = self
+                .usage_handles
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(key.as_str())
+                .cloned();
+            cached.unwrap_or_else(|| {
+                let h = self.usage_handles_for(provider, model, project);
+                self.usage_handles
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(key.clone(), h.clone());
+                h
+            })
+        });
+        let counts = [
+            t.input,
+            t.output,
+            t.cache_read,
+            t.cache_write_5m,
+            t.cache_write_1h,
+            t.reasoning,
+        ];
+        for (counter, n) in h.tokens.iter().zip(counts) {
+            if n > 0 {
+                counter.inc_by(n);
+            }
+        }
+        match cost {
+            Some(c) => {
+                h.cost.inc_by(c);
+            }
+            None => {
+                h.unpriced.inc();
+            }
+        }
+        h.requests.inc();
+    }
+
+    fn usage_handles_for(&self, provider: &str, model: &str, project: &str) -> UsageHandles {
         let labels = ModelLabels {
             provider: provider.to_string(),
             model: model.to_string(),
             project: project.to_string(),
         };
-        for (kind, n) in [
-            ("input", t.input),
-            ("output", t.output),
-            ("cache_read", t.cache_read),
-            ("cache_write_5m", t.cache_write_5m),
-            ("cache_write_1h", t.cache_write_1h),
-            ("reasoning", t.reasoning),
-        ] {
-            if n > 0 {
-                self.tokens
-                    .get_or_create(&TokenLabels {
-                        provider: labels.provider.clone(),
-                        model: labels.model.clone(),
-                        project: labels.project.clone(),
-                        kind,
-                    })
-                    .inc_by(n);
-            }
+        let token = |kind: &'static str| {
+            self.tokens
+                .get_or_create(&TokenLabels {
+                    provider: labels.provider.clone(),
+                    model: labels.model.clone(),
+                    project: labels.project.clone(),
+                    kind,
+                })
+                .clone()
+        };
+        UsageHandles {
+            tokens: TOKEN_KINDS.map(token),
+            cost: self.cost.get_or_create(&labels).clone(),
+            unpriced: self.unpriced.get_or_create(&labels).clone(),
+            requests: self.requests.get_or_create(&labels).clone(),
         }
-        match cost {
-            Some(c) => {
-                self.cost.get_or_create(&labels).inc_by(c);
-            }
-            None => {
-                self.unpriced.get_or_create(&labels).inc();
-            }
-        }
-        self.requests.get_or_create(&labels).inc();
     }
 
     /// What the cache did for one request: `hit`, `miss` or `bypass`.
