@@ -112,7 +112,15 @@ providers:
         "one event per transition; no event for the first `up`"
     );
 
-    // 7 probes, 3 failed (500, garbage, timeout).
+    // 7 probes, 3 failed (500, garbage, timeout), in this hour's bar.
+    let hours = h["uptime_hours"].as_array().unwrap();
+    let (ok, total) = hours.iter().fold((0, 0), |(o, t), b| {
+        (
+            o + b["ok"].as_i64().unwrap(),
+            t + b["total"].as_i64().unwrap(),
+        )
+    });
+    assert_eq!((ok, total), (4, 7), "{h}");
     let u = &h["uptime"];
     assert_eq!(u["probes"], 7, "{h}");
     for w in ["1h", "24h", "7d"] {

@@ -17,8 +17,10 @@ mod window;
 use std::time::Duration;
 
 pub use breaker::{Admission, BreakerConfig, BreakerState, Breakers, EntryHealth};
-pub use monitor::{ModelHealth, Monitor, ProbeOutcome, ProviderHealth, ProviderState, Uptime};
-pub(crate) use monitor::{model_availability, uptime};
+pub use monitor::{
+    HourProbes, ModelHealth, Monitor, ProbeOutcome, ProviderHealth, ProviderState, Uptime,
+};
+pub(crate) use monitor::{model_availability, uptime, uptime_hours};
 pub(crate) use on_down::OnDownRunner;
 pub use window::Percentiles;
 

@@ -508,3 +508,41 @@ pub(crate) fn model_availability(
     })?;
     rows.collect()
 }
+
+/// One hour of a provider's probes: how many passed of how many.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct HourProbes {
+    /// The hour's start (ms since the epoch).
+    pub hour_ms: i64,
+    pub ok: i64,
+    pub total: i64,
+}
+
+/// Each provider's probes by hour over the last 7 days (hours without a probe left out), for
+/// the UI's uptime bars.
+pub(crate) fn uptime_hours(
+    c: &rusqlite::Connection,
+    now_ms: i64,
+) -> rusqlite::Result<HashMap<String, Vec<HourProbes>>> {
+    let mut q = c.prepare_cached(
+        "SELECT provider, ts_ms / 3600000, SUM(ok), COUNT(*) FROM probes WHERE ts_ms >= ?1 \
+         GROUP BY provider, ts_ms / 3600000 ORDER BY 1, 2",
+    )?;
+    let since = (now_ms.div_euclid(3_600_000) - 167) * 3_600_000;
+    let rows = q.query_map([since], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            HourProbes {
+                hour_ms: r.get::<_, i64>(1)? * 3_600_000,
+                ok: r.get(2)?,
+                total: r.get(3)?,
+            },
+        ))
+    })?;
+    let mut out: HashMap<String, Vec<HourProbes>> = HashMap::new();
+    for row in rows {
+        let (p, h) = row?;
+        out.entry(p).or_default().push(h);
+    }
+    Ok(out)
+}

@@ -347,6 +347,9 @@ async function main() {
         const card = (await page.locator(`[data-testid=provider-${down}]`).innerText()).replace(/\s+/g, ' ');
         fail(`the Providers page does not show ${down} as down: ${card}`);
       }
+      if (await page.locator(`[data-testid=provider-${down}] [data-testid=uptime-bars] .bar.bad, [data-testid=provider-${down}] [data-testid=uptime-bars] .bar.warn`).count() === 0) {
+        fail(`the Providers page shows no red or amber uptime bar for ${down}, whose probes fail`);
+      }
       const file = join(shots, 'providers-down-1280x800.png');
       await page.screenshot({ path: file });
       out.screenshots.push(file);

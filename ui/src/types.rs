@@ -285,6 +285,16 @@ pub struct ProviderHealth {
     /// The time of the last probe where only that is sent.
     pub last_probe_ms: Option<i64>,
     pub models: Vec<ModelHealth>,
+    /// Probes by hour over the last 7 days (hours without one left out).
+    #[serde(default)]
+    pub uptime_hours: Vec<HourProbes>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct HourProbes {
+    pub hour_ms: i64,
+    pub ok: i64,
+    pub total: i64,
 }
 
 impl ProviderHealth {

@@ -21,6 +21,7 @@ use crate::store::now_ms;
 struct History {
     providers: HashMap<String, Uptime>,
     models: HashMap<String, Uptime>,
+    hours: HashMap<String, Vec<crate::health::HourProbes>>,
 }
 
 async fn uptimes(s: &AppState) -> History {
@@ -32,17 +33,20 @@ async fn uptimes(s: &AppState) -> History {
                     Ok(History {
                         providers: crate::health::uptime(c, now)?,
                         models: crate::health::model_availability(c, now)?,
+                        hours: crate::health::uptime_hours(c, now)?,
                     })
                 })
                 .await
                 .unwrap_or(History {
                     providers: HashMap::new(),
                     models: HashMap::new(),
+                    hours: HashMap::new(),
                 })
         }
         None => History {
             providers: HashMap::new(),
             models: HashMap::new(),
+            hours: HashMap::new(),
         },
     }
 }
@@ -53,6 +57,7 @@ fn with_uptime(h: ProviderHealth, history: &History) -> Value {
         Some(u) => json!(u),
         None => json!(Uptime::default()),
     };
+    v["uptime_hours"] = json!(history.hours.get(&h.provider).cloned().unwrap_or_default());
     if let Some(models) = v["models"].as_array_mut() {
         for m in models {
             let key = format!("{}/{}", h.provider, m["model"].as_str().unwrap_or_default());

@@ -176,10 +176,14 @@ fn HealthFacts(h: ProviderHealth) -> impl IntoView {
             </dd>
         }
     });
+    let hours = h.uptime_hours.clone();
     let uptime = h.uptime.clone().map(|u| {
         view! {
             <dt>"Uptime"</dt>
-            <dd>{format!("1 h {} · 24 h {} · 7 d {}", up(u.h1), up(u.h24), up(u.d7))}</dd>
+            <dd>
+                {format!("1 h {} · 24 h {} · 7 d {}", up(u.h1), up(u.h24), up(u.d7))}
+                <UptimeBars hours />
+            </dd>
         }
     });
     let since = h.since_ms.map(|t| {
@@ -283,4 +287,58 @@ pub fn CircuitTable(entries: Vec<EntryHealth>) -> impl IntoView {
         </div>
     }
     .into_any()
+}
+
+/// Probe results as bars: the last 24 hours one bar each, the last 7 days one bar a day. Green:
+/// every probe passed; amber: some failed; red: all failed; grey: no probe then.
+#[component]
+fn UptimeBars(hours: Vec<crate::types::HourProbes>) -> impl IntoView {
+    const HOUR: i64 = 3_600_000;
+    let now_hour = now_ms().div_euclid(HOUR) * HOUR;
+    let sum = |from: i64, to: i64| {
+        hours
+            .iter()
+            .filter(|b| b.hour_ms >= from && b.hour_ms < to)
+            .fold((0, 0), |(o, t), b| (o + b.ok, t + b.total))
+    };
+    let bar = |(ok, total): (i64, i64), label: String| {
+        let class = if total == 0 {
+            "bar none"
+        } else if ok == total {
+            "bar ok"
+        } else if ok == 0 {
+            "bar bad"
+        } else {
+            "bar warn"
+        };
+        let title = if total == 0 {
+            format!("{label}: no probe")
+        } else {
+            format!("{label}: {ok} of {total} probes passed")
+        };
+        view! { <span class=class title=title.clone() aria-label=title></span> }
+    };
+    let day: Vec<_> = (0..24)
+        .rev()
+        .map(|i| {
+            let start = now_hour - i * HOUR;
+            bar(
+                sum(start, start + HOUR),
+                crate::hooks::local_datetime(start),
+            )
+        })
+        .collect();
+    let week: Vec<_> = (0..7)
+        .rev()
+        .map(|d| {
+            let end = now_hour + HOUR - d * 24 * HOUR;
+            bar(sum(end - 24 * HOUR, end), format!("{} day(s) ago", d))
+        })
+        .collect();
+    view! {
+        <div class="uptime-bars" data-testid="uptime-bars">
+            <span class="muted small">"24 h"</span><span class="bars">{day}</span>
+            <span class="muted small">"7 d"</span><span class="bars week">{week}</span>
+        </div>
+    }
 }
