@@ -78,7 +78,9 @@ routing:
     let cfg = support::write_config(&home, &yaml);
     let mut cmd = lodestar(&home);
     cmd.arg("--config").arg(&cfg);
-    let (mut child, url, _) = serve_on(&mut cmd, &home.join("err.log"), &listen, &[]);
+    let (child, url, _) = serve_on(&mut cmd, &home.join("err.log"), &listen, &[]);
+    // Killed if an assertion fails before the end (no server left running after a failure).
+    let mut child = KillOnDrop(child);
     let client = support::http_client();
     for (model, n) in [("fast", 3), ("smart", 2), ("spare", 1)] {
         for i in 0..n {
@@ -216,5 +218,14 @@ routing:
         "a/smart-2",
         "the switched default, with its edited route"
     );
-    assert!(terminate(&mut child).success());
+    assert!(terminate(&mut child.0).success());
+}
+
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
