@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what the tests need (the official OpenAI and Anthropic Python
 # SDKs, in a virtualenv outside the repo; the Claude Code and Codex CLIs from the npm registry,
-# outside the repo; Chromium), builds the web UI (ui/build.sh), then runs every test: the UI's
-# own unit tests and the workspace's.
+# outside the repo; Chromium; WebKitGTK for the desktop app), builds the web UI (ui/build.sh),
+# then runs every test: the UI's own unit tests, the workspace's (engine and desktop app), and
+# the desktop app end to end under Xvfb.
 # Usage: scripts/test.sh [extra cargo test args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,4 +60,13 @@ fi
 ui/build.sh
 (cd ui && cargo test --quiet)
 
+# The desktop app (src-tauri, a workspace member) builds against WebKitGTK.
+scripts/desktop-deps.sh
+
 cargo test --workspace "$@"
+
+# The desktop app end to end: the real tray app under Xvfb and a private session D-Bus (its
+# tray read and clicked over D-Bus, notifications captured, the settings window opened and
+# closed, memory measured). Artifacts: $LODESTAR_ARTIFACTS/desktop.
+export E2E_ARTIFACTS="${LODESTAR_ARTIFACTS:-${CARGO_TARGET_DIR:-target}/artifacts}/desktop"
+src-tauri/tests/e2e/run.sh --idle-seconds "${LODESTAR_DESKTOP_IDLE_SECONDS:-10}"
