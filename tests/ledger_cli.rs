@@ -254,12 +254,7 @@ async fn cache_stats_and_clear_work_with_and_without_a_running_server() {
     let up = TestUpstream::start().await;
     let home = support::temp_dir("cache-cli");
     let db = home.join("lodestar.db");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
+    let listen = support::bin::free_listen();
     let yaml = format!(
         "server: {{ listen: \"{listen}\" }}\n{}",
         config(&up.url(), &db)

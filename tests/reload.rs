@@ -138,12 +138,7 @@ async fn a_reload_applies_the_file_at_once_and_a_broken_file_changes_nothing() {
 async fn the_cli_and_sighup_reload_a_running_serve() {
     let up = TestUpstream::start().await;
     let home = support::temp_dir("reload-cli");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
+    let listen = support::bin::free_listen();
     let head = format!(
         "server: {{ listen: \"{listen}\" }}\nstorage: {{ path: \"{}\" }}\n",
         home.join("lodestar.db").display()

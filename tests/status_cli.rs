@@ -13,12 +13,7 @@ use support::upstream::TestUpstream;
 async fn status_shows_loaded_models_circuits_and_gpus() {
     let up = TestUpstream::start_with_models(vec!["qwen2.5-coder:7b".into()]).await;
     let home = support::temp_dir("status-cli");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
+    let listen = support::bin::free_listen();
     let yaml = format!(
         r#"
 server: {{ listen: "{listen}" }}

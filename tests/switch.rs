@@ -159,12 +159,7 @@ async fn local_only_mode_keeps_requests_off_cloud_providers() {
 async fn lodestar_use_switches_the_running_instance_and_route_explain_shows_it() {
     let up = TestUpstream::start().await;
     let home = support::temp_dir("use-cli");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
+    let listen = support::bin::free_listen();
     let yaml = format!(
         "server: {{ listen: \"{listen}\" }}\nstorage: {{ path: \"{}\" }}\n{}",
         home.join("lodestar.db").display(),

@@ -45,12 +45,7 @@ async fn every_page_shows_the_engines_data_and_the_models_page_switches_routing(
     let up = TestUpstream::start().await;
     let doomed = TestUpstream::start().await;
     let home = support::temp_dir("ui-e2e");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
+    let listen = support::bin::free_listen();
     let yaml = format!(
         r#"
 server: {{ listen: "{listen}" }}

@@ -23,6 +23,17 @@ pub fn lodestar(home: &Path) -> Command {
     c
 }
 
+/// `127.0.0.1:PORT` with a port free right now, for a config's `server.listen` (the CLI
+/// commands under test find the server through the config).
+pub fn free_listen() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
 /// Start `serve`, wait for its "listening" line, return the child and the base URL.
 /// (Callers reap the child with `terminate`.)
 #[allow(clippy::zombie_processes)]
