@@ -23,6 +23,9 @@ pub enum Event {
     /// A provider went down, degraded or recovered (transitions only; at most one down or
     /// degraded event per provider per `health.notify_every`; a recovery only after one).
     Provider(ProviderChange),
+    /// A local model could not be loaded (out of memory, runner crashed, not pulled): at most
+    /// once per `provider/model` per `health.notify_every`. Routing fell back as usual.
+    ModelLoadFailed(ModelLoadFailure),
     /// A provider's `on_down` command ran.
     OnDown(OnDownRun),
     /// The quick switch changed the default alias or local-only mode.
@@ -49,6 +52,14 @@ pub struct ProviderChange {
     pub previous: crate::health::ProviderState,
     /// Why it is down or degraded (redacted as logged).
     pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ModelLoadFailure {
+    pub provider: String,
+    pub model: String,
+    /// The model server's words (`500: model requires more system memory ...`).
+    pub error: String,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

@@ -445,3 +445,95 @@ async fn an_error_rate_over_the_window_opens_the_circuit() {
     send(&p, "rate", false).await.bytes().await.unwrap();
     assert_eq!(up.calls_for("r+fail_500_alt"), 5, "skipped while open");
 }
+
+#[tokio::test]
+async fn a_local_model_that_fails_to_load_is_an_event_once_and_routing_falls_back() {
+    let up = TestUpstream::start().await;
+    let u = up.url();
+    let p = Proxy::start(&format!(
+        r#"
+health: {{ probe_interval: 0s, failures: 100, notify_every: 1h }}
+providers:
+  local: {{ kind: ollama, base_url: "{u}", discover_models: false }}
+  cloud: {{ kind: openai, base_url: "{u}/v1", pass_client_key: true, discover_models: false }}
+models:
+  big: {{ route: [local/big+oom, local/small] }}
+  busy: {{ route: [local/busy+fail_500, local/small] }}
+  remote: {{ route: [cloud/huge+oom, local/small] }}
+"#
+    ))
+    .await;
+    let mut events = p.handle.subscribe();
+    let load_events = |rx: &mut tokio::sync::broadcast::Receiver<Event>| {
+        std::iter::from_fn(|| rx.try_recv().ok())
+            .filter_map(|e| match e {
+                Event::ModelLoadFailed(f) => Some((f.provider, f.model, f.error)),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    for stream in [false, true] {
+        let r = send(&p, "big", stream).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(route_of(&r), "local/small", "the next entry answered");
+        r.bytes().await.unwrap();
+    }
+    let evs = load_events(&mut events);
+    assert_eq!(
+        evs,
+        vec![(
+            "local".to_string(),
+            "big+oom".to_string(),
+            format!("500: {}", support::upstream::OOM_MESSAGE)
+        )],
+        "once per model per notify_every"
+    );
+    // Any other 500 from a local model, and the same words from a cloud provider, are not.
+    for alias in ["busy", "remote"] {
+        let r = send(&p, alias, false).await;
+        assert_eq!(route_of(&r), "local/small", "{alias}");
+        r.bytes().await.unwrap();
+    }
+    assert_eq!(load_events(&mut events), vec![]);
+    assert_eq!(up.calls_for("big+oom"), 2);
+    assert_eq!(up.calls_for("huge+oom"), 1);
+
+    // The same event on the admin API's event stream, as the desktop app and the UI read it.
+    let p2 = Proxy::start(&format!(
+        r#"
+health: {{ probe_interval: 0s }}
+providers:
+  local: {{ kind: ollama, base_url: "{u}", discover_models: false }}
+models:
+  big: {{ route: [local/big2+oom, local/small] }}
+"#
+    ))
+    .await;
+    let mut sse = p2.get("/admin/api/events").await;
+    assert_eq!(sse.status(), 200);
+    send(&p2, "big", false).await.bytes().await.unwrap();
+    let mut seen = String::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !seen.contains("model_load_failed") && Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_secs(5), sse.chunk()).await {
+            Ok(Ok(Some(c))) => seen.push_str(&String::from_utf8_lossy(&c)),
+            _ => break,
+        }
+    }
+    let data = seen
+        .split("event: model_load_failed\n")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .and_then(|l| l.strip_prefix("data: "))
+        .unwrap_or_else(|| panic!("no model_load_failed event in {seen}"));
+    let ev: Value = serde_json::from_str(data).unwrap();
+    assert_eq!(ev["data"]["provider"], "local");
+    assert_eq!(ev["data"]["model"], "big2+oom");
+    assert!(
+        ev["data"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("requires more system memory"),
+        "{ev}"
+    );
+}

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::config::Target;
-use crate::health::{Admission, Breakers, Monitor};
+use crate::health::{Admission, Breakers, LoadFailures, Monitor};
 use crate::providers::{Endpoint, Providers};
 use crate::translate::{Conversation, Format, OnUnsupported, TranslateError};
 use reqwest::header::HeaderMap;
@@ -170,6 +170,7 @@ pub(crate) struct Dispatcher {
     max_retry_wait: Duration,
     breakers: Arc<Breakers>,
     monitor: Arc<Monitor>,
+    load_failures: LoadFailures,
 }
 
 impl Dispatcher {
@@ -178,12 +179,14 @@ impl Dispatcher {
         max_retry_wait: Duration,
         breakers: Arc<Breakers>,
         monitor: Arc<Monitor>,
+        load_failures: LoadFailures,
     ) -> Self {
         Self {
             providers,
             max_retry_wait,
             breakers,
             monitor,
+            load_failures,
         }
     }
 
@@ -278,6 +281,7 @@ impl Dispatcher {
                             } else {
                                 self.monitor.observe(target, false, None, Some(&why));
                             }
+                            self.load_failures.failed(target, &why);
                         }
                         failed.push(AttemptRecord {
                             target: target.clone(),

@@ -131,6 +131,7 @@ pub(crate) fn build(
             config.routing.max_retry_wait,
             breakers.clone(),
             monitor.clone(),
+            crate::health::LoadFailures::new(&config, events.clone()),
         ),
         breakers,
         monitor,

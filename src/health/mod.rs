@@ -9,6 +9,7 @@
 
 mod breaker;
 pub mod gpu;
+mod load;
 mod monitor;
 mod on_down;
 pub(crate) mod probe;
@@ -17,6 +18,7 @@ mod window;
 use std::time::Duration;
 
 pub use breaker::{Admission, BreakerConfig, BreakerState, Breakers, EntryHealth};
+pub(crate) use load::LoadFailures;
 pub use monitor::{
     HourProbes, ModelHealth, Monitor, ProbeOutcome, ProviderHealth, ProviderState, Uptime,
 };

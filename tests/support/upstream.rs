@@ -51,6 +51,7 @@
 //! | `cached_N` | usage reports N cached prompt tokens on top of the prompt's words: Anthropic `cache_read_input_tokens: N` (`input_tokens` excludes them); OpenAI `prompt_tokens_details.cached_tokens: N` (`prompt_tokens` includes them) |
 //! | `hang` | never answer (a dropped request counts as cancelled) |
 //! | `no_model` | 404 `model_not_found`, as Ollama answers for an unknown model |
+//! | `oom` | 500 `model requires more system memory …`, as Ollama answers for a model that does not fit |
 //! | `fail_CODE_alt` | only every other request with this exact model string fails (the 1st, 3rd, …) |
 //! | `garbage` | 200 with `content-type: application/json` and an HTML body |
 //!
@@ -109,6 +110,8 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 
 use super::upstream_anthropic;
+#[allow(unused_imports)] // used by some of the test binaries that share this module
+pub use super::upstream_exchange::OOM_MESSAGE;
 use super::upstream_exchange::{Dialect, error_response};
 use super::upstream_openai;
 

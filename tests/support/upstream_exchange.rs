@@ -33,6 +33,8 @@ pub(super) struct Knobs {
     pub(super) error_mid_stream: bool,
     pub(super) hang: bool,
     pub(super) no_model: bool,
+    /// `oom`: 500 with Ollama's words for a model that does not fit in memory.
+    pub(super) oom: bool,
     pub(super) think: bool,
     /// `cached_N`: usage reports N cached prompt tokens on top of the prompt's words.
     pub(super) cached: Option<usize>,
@@ -101,6 +103,7 @@ impl Knobs {
                     "think" => knobs.think = true,
                     "hang" => knobs.hang = true,
                     "no_model" => knobs.no_model = true,
+                    "oom" => knobs.oom = true,
                     "no_usage" => knobs.no_usage = true,
                     "garbage" => knobs.garbage = true,
                     _ => {}
@@ -119,6 +122,10 @@ impl Knobs {
         }
     }
 }
+
+/// What `oom` answers: Ollama's error for a model larger than the free memory.
+pub const OOM_MESSAGE: &str =
+    "model requires more system memory (5.6 GiB) than is available (3.1 GiB)";
 
 /// The message of `error_mid_stream`'s in-band error.
 pub(super) const MID_STREAM_ERROR: &str = "test upstream overloaded";
@@ -265,6 +272,15 @@ pub(super) async fn begin(
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         return Err(response);
+    }
+    if knobs.oom {
+        attempt.disarm();
+        return Err(error_response(
+            dialect,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            OOM_MESSAGE,
+            None,
+        ));
     }
     if knobs.no_model {
         attempt.disarm();
