@@ -27,15 +27,18 @@ pub enum NoticeKind {
     BudgetLimit,
     /// A provider down, and recovered.
     ProviderHealth,
+    /// A local model could not be loaded (out of memory, runner crashed, not pulled).
+    ModelLoad,
     /// A provider's `on_down` command failed.
     OnDownFailed,
 }
 
 impl NoticeKind {
-    pub const ALL: [NoticeKind; 4] = [
+    pub const ALL: [NoticeKind; 5] = [
         NoticeKind::BudgetThreshold,
         NoticeKind::BudgetLimit,
         NoticeKind::ProviderHealth,
+        NoticeKind::ModelLoad,
         NoticeKind::OnDownFailed,
     ];
 
@@ -45,6 +48,7 @@ impl NoticeKind {
             NoticeKind::BudgetThreshold => "budget_threshold",
             NoticeKind::BudgetLimit => "budget_limit",
             NoticeKind::ProviderHealth => "provider",
+            NoticeKind::ModelLoad => "model_load",
             NoticeKind::OnDownFailed => "on_down",
         }
     }
@@ -59,6 +63,7 @@ impl NoticeKind {
             NoticeKind::BudgetThreshold => "Budget thresholds crossed",
             NoticeKind::BudgetLimit => "Budget hard limit reached",
             NoticeKind::ProviderHealth => "Provider down / recovered",
+            NoticeKind::ModelLoad => "Local model failed to load",
             NoticeKind::OnDownFailed => "on_down command failed",
         }
     }
@@ -136,6 +141,18 @@ impl Notice {
                     }),
                     _ => None,
                 }
+            }
+            "model_load_failed" => {
+                let target = format!("{}/{}", s(data, "provider"), s(data, "model"));
+                Some(Notice {
+                    kind: NoticeKind::ModelLoad,
+                    key: format!("model_load:{target}"),
+                    summary: format!("Local model {target} failed to load"),
+                    body: format!(
+                        "{}. Requests fall back to the route's next entry.",
+                        s(data, "error")
+                    ),
+                })
             }
             "on_down" if data["ok"] == Value::Bool(false) => {
                 let name = s(data, "provider");
@@ -276,6 +293,21 @@ mod tests {
             let ev = json!({"provider": "x", "state": state, "previous": previous});
             assert_eq!(Notice::from_event("provider", &ev), None);
         }
+
+        let load = Notice::from_event(
+            "model_load_failed",
+            &json!({"provider": "local", "model": "qwen3:32b",
+                    "error": "500: model requires more system memory (21 GiB) than is available (15 GiB)"}),
+        );
+        assert_eq!(load.as_ref().map(|n| n.kind), Some(NoticeKind::ModelLoad));
+        assert_eq!(
+            load.as_ref().map(|n| n.summary.as_str()),
+            Some("Local model local/qwen3:32b failed to load")
+        );
+        assert!(
+            load.is_some_and(|n| n.body.contains("requires more system memory")
+                && n.body.ends_with("next entry.")),
+        );
 
         let failed = Notice::from_event(
             "on_down",

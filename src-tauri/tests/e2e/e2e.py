@@ -134,6 +134,7 @@ providers:
 models:
   alpha: {{ route: [local/model-alpha] }}
   beta: {{ route: [paid/model-beta] }}
+  huge: {{ route: [local/model-huge, local/model-alpha] }}
 routing: {{ default: alpha }}
 budgets:
   tiny: {{ period: day, usd: 0.01, thresholds: [50] }}
@@ -322,6 +323,12 @@ try:
     check("a failed on_down command is notified", n and "exited 3" in n[0]["summary"], n)
     t = wait_for(lambda: (lambda t: t if tray.find(t, "Down: ghost") else None)(tray.dump()), 10)
     check("the menu names the down provider", t, tray.labels(tray.dump()))
+    status, _ = chat("huge")
+    check("a local model that fails to load: the request falls back",
+          status == 200 and up.chat_models[-1:] == ["model-alpha"], (status, up.chat_models))
+    n = wait_for(lambda: notified("Local model local/model-huge failed to load"), 15)
+    check("... and the failure is notified with the model server's words",
+          n and "requires more system memory" in n[0]["body"], bus_events("notify"))
 
     # ------------------------------------------------------------ the icon follows the GPU
     set_gpu(90, 12)
@@ -440,7 +447,8 @@ try:
         rows = db.execute("SELECT model FROM requests ORDER BY ts_ms").fetchall()
     models = [r[0] for r in rows]
     check("every request is in the ledger after Quit (flushed)",
-          models.count("model-alpha") == 1 and models.count("model-beta") >= 2, models)
+          # alpha: the first `auto` request and the fallback from model-huge
+          models.count("model-alpha") == 2 and models.count("model-beta") >= 2, models)
     if args.serve:
         attach_scenario()
 finally:

@@ -1,6 +1,7 @@
 """A test upstream that speaks enough OpenAI and Ollama for Lodestar: /v1/models,
 /v1/chat/completions (answers with usage, so priced routes cost money), and Ollama's
 /api/tags, /api/ps (one model loaded until unloaded) and /api/generate with keep_alive 0.
+`model-huge` fails to load as a too-large model does on Ollama (500, out of memory).
 It records the `model` of every chat request and every unload, so a test can assert which
 alias's upstream model a request reached."""
 import json
@@ -52,7 +53,13 @@ class Upstream:
             def do_POST(self):
                 n = int(self.headers.get("content-length") or 0)
                 req = json.loads(self.rfile.read(n) or b"{}")
-                if self.path.endswith("/chat/completions"):
+                if self.path.endswith("/chat/completions") and req.get("model") == "model-huge":
+                    # What Ollama answers when a model does not fit in memory.
+                    self.reply(500, {"error": {
+                        "message": "model requires more system memory (21.0 GiB) than is "
+                                   "available (15.2 GiB)",
+                        "type": "api_error", "param": None, "code": None}})
+                elif self.path.endswith("/chat/completions"):
                     with up.lock:
                         up.chat_models.append(req.get("model"))
                     self.reply(200, {
