@@ -2,7 +2,11 @@
 //! Senders never wait: with no subscriber an event is simply dropped.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use tokio::sync::broadcast;
 
 /// Something worth telling a face of the engine about. As JSON (`GET /admin/api/events`, one
 /// Server-Sent Event each): `{"type": "provider", "data": {...}}`.
@@ -11,8 +15,11 @@ use std::time::Duration;
 pub enum Event {
     /// The proxy is accepting connections.
     Listening { addr: SocketAddr },
-    /// A request got its final answer (for streams: the stream ended).
-    RequestFinished(RequestSummary),
+    /// Requests got their final answers (for streams: the stream ended): how many since the
+    /// last such event. Coalesced (at most one per `ACTIVITY_EVERY`), so that a subscriber
+    /// (the tray, a browser) is woken a few times a second under load, not once per request;
+    /// each request's details are in the log, the metrics and the ledger.
+    Requests(RequestActivity),
     /// Spend crossed a budget's soft threshold (once per threshold per period).
     BudgetThreshold(BudgetAlert),
     /// A budget's hard limit stopped (or downgraded) a request: once per period per budget
@@ -91,19 +98,56 @@ pub struct BudgetAlert {
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct RequestSummary {
-    pub id: String,
-    /// `provider/model` that answered, if any did.
-    pub route: Option<String>,
-    pub status: u16,
-    /// `ok`, or what went wrong.
-    pub outcome: String,
-    #[serde(rename = "latency_ms", serialize_with = "as_ms")]
-    pub latency: Duration,
+pub struct RequestActivity {
+    /// Requests finished since the previous `Requests` event.
+    pub finished: u64,
 }
 
-fn as_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64() * 1000.0)
+/// The longest a finished request waits to be counted in a `Requests` event.
+pub const ACTIVITY_EVERY: Duration = Duration::from_millis(200);
+
+/// Counts finished requests and sends them as one `Requests` event per `ACTIVITY_EVERY`: the
+/// first request of a quiet spell starts a timer; whatever finished until it fires goes out
+/// together. Nothing runs while no request finishes.
+pub(crate) struct Activity {
+    events: broadcast::Sender<Event>,
+    pending: AtomicU64,
+}
+
+impl Activity {
+    pub(crate) fn new(events: broadcast::Sender<Event>) -> Arc<Activity> {
+        Arc::new(Activity {
+            events,
+            pending: AtomicU64::new(0),
+        })
+    }
+
+    /// One request finished.
+    pub(crate) fn finished(self: &Arc<Self>) {
+        if self.events.receiver_count() == 0 {
+            return;
+        }
+        if self.pending.fetch_add(1, Ordering::AcqRel) == 0 {
+            let me = self.clone();
+            let Ok(rt) = tokio::runtime::Handle::try_current() else {
+                me.flush();
+                return;
+            };
+            rt.spawn(async move {
+                tokio::time::sleep(ACTIVITY_EVERY).await;
+                me.flush();
+            });
+        }
+    }
+
+    fn flush(&self) {
+        let finished = self.pending.swap(0, Ordering::AcqRel);
+        if finished > 0 {
+            let _ = self
+                .events
+                .send(Event::Requests(RequestActivity { finished }));
+        }
+    }
 }
 
 /// Events kept for a slow subscriber before it starts missing some.

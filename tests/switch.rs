@@ -274,3 +274,41 @@ async fn a_paused_proxy_answers_503_until_resumed_and_its_admin_api_keeps_workin
     put(&p, json!({"paused": false})).await;
     assert_eq!(p.chat(chat_body("fast", "hi")).await.status(), 200);
 }
+
+/// Finished requests reach subscribers coalesced: a burst of requests is a few `requests`
+/// events whose counts add up, not one event per request (a tray or a browser tab must not be
+/// woken per request under load).
+#[tokio::test]
+async fn finished_requests_are_counted_in_coalesced_events() {
+    let up = TestUpstream::start().await;
+    let p = Proxy::start(&config(&up.url())).await;
+    let mut rx = p.handle.subscribe();
+    for i in 0..20 {
+        let mut body = chat_body("fast", "hi");
+        body["stream"] = json!(i % 2 == 0);
+        p.chat(body).await.bytes().await.unwrap();
+    }
+    let (mut events, mut total) = (0, 0);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while total < 20 {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Ok(lodestar::events::Event::Requests(a))) => {
+                events += 1;
+                total += a.finished;
+            }
+            Ok(Ok(_)) => {}
+            other => panic!("only {total} of 20 requests counted: {other:?}"),
+        }
+    }
+    assert_eq!(total, 20);
+    assert!(
+        events < 20,
+        "{events} events for 20 requests: not coalesced"
+    );
+    // Nothing more arrives: each request was counted once.
+    tokio::time::sleep(lodestar::events::ACTIVITY_EVERY * 2).await;
+    assert!(
+        !matches!(rx.try_recv(), Ok(lodestar::events::Event::Requests(_))),
+        "a request was counted twice"
+    );
+}

@@ -211,26 +211,9 @@ fn load_config(cli_path: Option<&std::path::Path>) -> Result<(Config, Located), 
     Ok((cfg, located))
 }
 
-/// A Tokio runtime sized by `LODESTAR_WORKER_THREADS`, else `server.worker_threads`, else CPUs.
+/// The engine's runtime (`Engine::runtime`).
 fn runtime(cfg: &Config) -> Result<tokio::runtime::Runtime, String> {
-    let threads = std::env::var("LODESTAR_WORKER_THREADS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|n| *n > 0)
-        .or(cfg.server.worker_threads);
-    // One thread: the current-thread scheduler does the same work without cross-thread
-    // wakeups (measured: benches/proxy_load.rs pinned to one CPU).
-    let mut b = if threads == Some(1) {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-    };
-    b.enable_all();
-    if let Some(n) = threads.filter(|n| *n > 1) {
-        b.worker_threads(n);
-    }
-    b.build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
+    crate::Engine::runtime(cfg)
 }
 
 /// Logs to stderr (buffered; the guard flushes at exit); `RUST_LOG` overrides `default`.

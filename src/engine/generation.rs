@@ -141,6 +141,7 @@ pub(crate) fn build(
         catalog: catalog.clone(),
         catalog_ready: ready_rx,
         events: events.clone(),
+        activity: crate::events::Activity::new(events.clone()),
         log_bodies: shared.log_bodies,
         started: shared.started,
         providers: providers.clone(),

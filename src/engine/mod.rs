@@ -84,6 +84,30 @@ pub struct EngineHandle {
 }
 
 impl Engine {
+    /// The runtime the engine runs on, the same for `lodestar serve` and the desktop app:
+    /// sized by `LODESTAR_WORKER_THREADS`, else `server.worker_threads`, else one worker per
+    /// CPU this process may use.
+    pub fn runtime(cfg: &Config) -> Result<tokio::runtime::Runtime, String> {
+        let threads = std::env::var("LODESTAR_WORKER_THREADS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|n| *n > 0)
+            .or(cfg.server.worker_threads);
+        // One thread: the current-thread scheduler does the same work without cross-thread
+        // wakeups (measured: benches/proxy_load.rs pinned to one CPU).
+        let mut b = if threads == Some(1) {
+            tokio::runtime::Builder::new_current_thread()
+        } else {
+            tokio::runtime::Builder::new_multi_thread()
+        };
+        b.enable_all();
+        if let Some(n) = threads.filter(|n| *n > 1) {
+            b.worker_threads(n);
+        }
+        b.build()
+            .map_err(|e| format!("cannot start the async runtime: {e}"))
+    }
+
     /// Bind and start serving. Returns once the socket is listening.
     pub async fn start(config: Config, opts: EngineOptions) -> Result<EngineHandle, EngineError> {
         // reqwest is built without a default TLS backend; pick ring once per process.

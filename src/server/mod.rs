@@ -46,6 +46,8 @@ pub(crate) struct AppState {
     pub catalog_ready: watch::Receiver<bool>,
     pub dispatcher: Dispatcher,
     pub events: broadcast::Sender<Event>,
+    /// Finished requests, coalesced into `Event::Requests`.
+    pub activity: Arc<crate::events::Activity>,
     pub log_bodies: bool,
     pub started: Instant,
     pub providers: Arc<Providers>,

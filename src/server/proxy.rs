@@ -13,7 +13,7 @@ use super::{ApiError, AppState, request_id};
 use crate::cache::Lookup;
 use crate::config::Target;
 use crate::dispatch::{Answer, DispatchError, ProxyCall, StreamOutcome};
-use crate::events::{Event, RequestSummary};
+use crate::events::Activity;
 use crate::ledger::{Admit, Closed, Opened, UsageTap};
 use crate::providers::{ClientKey, Endpoint};
 use crate::router::{self, RequestFacts, RouteDecision, RouteError};
@@ -47,7 +47,7 @@ struct LogLine {
 }
 
 impl LogLine {
-    fn emit(&self, status: u16, outcome: &str, events: &tokio::sync::broadcast::Sender<Event>) {
+    fn emit(&self, status: u16, outcome: &str, activity: &Arc<Activity>) {
         let latency = self.started.elapsed();
         tracing::info!(
             target: "lodestar::request",
@@ -71,15 +71,7 @@ impl LogLine {
             self.ttfb,
             self.fallbacks,
         );
-        if events.receiver_count() > 0 {
-            let _ = events.send(Event::RequestFinished(RequestSummary {
-                id: self.id.clone(),
-                route: self.route.clone(),
-                status,
-                outcome: outcome.to_string(),
-                latency,
-            }));
-        }
+        activity.finished();
     }
 }
 
@@ -183,7 +175,7 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
                     log.alias = decision.alias.clone();
                     log.route = Some(e.meta.route.clone());
                     log.ttfb = Some(log.started.elapsed());
-                    log.emit(200, "ok (cache hit)", &s.events);
+                    log.emit(200, "ok (cache hit)", &s.activity);
                     s.ledger.record_hit(
                         log.opened(&project, &decision, facts.stream, bytes::Bytes::new(), None),
                         Closed {
@@ -306,7 +298,7 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
             log.route = Some(target.to_string());
             log.fallbacks = failed.len();
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-            log.emit(status.as_u16(), "refused", &s.events);
+            log.emit(status.as_u16(), "refused", &s.activity);
             s.ledger.record(
                 opened,
                 Closed {
@@ -359,7 +351,7 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
             body,
             tap,
         } => {
-            log.emit(status, "ok", &s.events);
+            log.emit(status, "ok", &s.activity);
             if let (Some(key), true, 200, true) = (
                 cache.key,
                 cache.store,
@@ -409,7 +401,7 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
             headers,
             make,
         } => {
-            let events = s.events.clone();
+            let activity = s.activity.clone();
             let ledger = s.ledger.clone();
             let (target, ttfb, fallbacks) = (
                 dispatched.target.clone(),
@@ -465,7 +457,7 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
                     StreamOutcome::Failed(why) => format!("failed mid-stream: {why}"),
                     StreamOutcome::ClientGone => "client disconnected".to_string(),
                 };
-                log.emit(status, &word, &events);
+                log.emit(status, &word, &activity);
                 ledger.record(
                     opened,
                     Closed {
@@ -531,7 +523,7 @@ pub(super) async fn decide(
 }
 
 fn fail(s: &AppState, log: &LogLine, e: ApiError) -> Response {
-    log.emit(e.status.as_u16(), &e.message, &s.events);
+    log.emit(e.status.as_u16(), &e.message, &s.activity);
     let mut r = e.into_response_for(log.endpoint);
     set_header(&mut r, "x-request-id", &log.id);
     r
