@@ -39,6 +39,8 @@ pub struct Config {
     pub storage: Storage,
     /// In file order.
     pub budgets: Vec<crate::ledger::BudgetConfig>,
+    /// Per-project settings (`projects:`), in name order.
+    pub projects: Vec<Project>,
     pub cache: crate::cache::CacheConfig,
     /// Circuit breakers, probes and health events (`health:`).
     pub health: crate::health::HealthConfig,
@@ -299,6 +301,35 @@ pub struct Target {
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.provider, self.model)
+    }
+}
+
+/// A project's own settings: requests carrying `x-lodestar-project: NAME` use them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Project {
+    pub name: String,
+    /// What `auto` means for this project (instead of `routing.default`).
+    pub default: Option<String>,
+    /// Only local providers serve this project (whatever the quick switch says).
+    pub local_only: bool,
+    pub quotas: Quotas,
+}
+
+/// Per-project limits, counted per local calendar day.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Quotas {
+    pub requests_per_day: Option<u64>,
+    /// Input + output tokens.
+    pub tokens_per_day: Option<u64>,
+}
+
+impl Config {
+    /// The settings of project `name`, if it has any.
+    pub fn project(&self, name: &str) -> Option<&Project> {
+        if name.is_empty() {
+            return None;
+        }
+        self.projects.iter().find(|p| p.name == name)
     }
 }
 

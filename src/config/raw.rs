@@ -311,3 +311,20 @@ pub(crate) fn hint_for_unknown_key(key: &str) -> Option<&'static str> {
         _ => return None,
     })
 }
+
+/// One entry of `projects:`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawProject {
+    pub default: Option<String>,
+    pub local_only: Option<bool>,
+    #[serde(default)]
+    pub quotas: RawQuotas,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawQuotas {
+    pub requests_per_day: Option<u64>,
+    pub tokens_per_day: Option<u64>,
+}

@@ -95,6 +95,7 @@ pub(crate) fn build(
         store.clone(),
         Pricer::new(&config.providers, shared.imported.as_ref()),
         Budgets::new(&config.budgets, events.clone(), store.clone()),
+        crate::ledger::quota::ProjectQuotas::new(&config.projects, store.as_deref()),
         shared.metrics.clone(),
         tracker.clone(),
     ));

@@ -9,6 +9,7 @@
 pub mod budget;
 pub mod prices;
 pub mod query;
+pub mod quota;
 pub(crate) mod usage;
 
 use std::sync::Arc;
@@ -34,6 +35,7 @@ pub struct Ledger {
     store: Option<Arc<Store>>,
     pricer: Pricer,
     budgets: Budgets,
+    quotas: quota::ProjectQuotas,
     metrics: Arc<Metrics>,
     tracker: TaskTracker,
 }
@@ -83,6 +85,7 @@ impl Ledger {
         store: Option<Arc<Store>>,
         pricer: Pricer,
         budgets: Budgets,
+        quotas: quota::ProjectQuotas,
         metrics: Arc<Metrics>,
         tracker: TaskTracker,
     ) -> Self {
@@ -90,6 +93,7 @@ impl Ledger {
             store,
             pricer,
             budgets,
+            quotas,
             metrics,
             tracker,
         }
@@ -105,6 +109,11 @@ impl Ledger {
 
     pub fn budgets(&self) -> &Budgets {
         &self.budgets
+    }
+
+    /// Per-project quotas and today's use.
+    pub fn quotas(&self) -> &quota::ProjectQuotas {
+        &self.quotas
     }
 
     /// What `tokens` at `provider/model` cost (for the cache: what a hit saved).
@@ -221,6 +230,7 @@ impl Ledger {
         match hit {
             // Tokens and spend are what providers billed; a hit billed nothing.
             None => {
+                self.quotas.add_tokens(&o.project, t.input + t.output);
                 self.metrics
                     .record_usage(&c.target.provider, &c.target.model, &o.project, &t, cost)
             }

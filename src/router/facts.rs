@@ -14,6 +14,8 @@ pub struct RequestFacts {
     pub stream: bool,
     /// An estimate (about 4 characters a token), good enough to pick a long-context route.
     pub prompt_tokens: u64,
+    /// The request's project (`x-lodestar-project`); empty: none.
+    pub project: String,
 }
 
 impl RequestFacts {
@@ -26,6 +28,7 @@ impl RequestFacts {
             has_images: false,
             stream: true,
             prompt_tokens: prompt.chars().count().div_ceil(4) as u64,
+            project: String::new(),
         }
     }
 }

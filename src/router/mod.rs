@@ -112,6 +112,21 @@ impl fmt::Display for RouteError {
                 "no model was named and no default is configured; ask for a model, or set \
                  `routing.default` to an alias in the config",
             ),
+            RouteError::NothingCanServe { requested, skipped }
+                if self.local_only_refusal()
+                    && let Some((_, why)) =
+                        skipped.iter().find(|(_, w)| w.contains("for project"))
+                    && let Some(project) = why.split('`').nth(1) =>
+            {
+                let entries: Vec<String> = skipped.iter().map(|(t, _)| t.to_string()).collect();
+                write!(
+                    f,
+                    "project `{project}` is local-only and `{requested}` has no local entry ({} \
+                     are cloud providers); ask for a local model, or change \
+                     `projects.{project}.local_only`",
+                    entries.join(", ")
+                )
+            }
             RouteError::NothingCanServe { requested, skipped } if self.local_only_refusal() => {
                 let entries: Vec<String> = skipped.iter().map(|(t, _)| t.to_string()).collect();
                 write!(
@@ -245,10 +260,10 @@ pub fn decide(
         );
     }
     if requested == "auto" {
-        let Some(d) = &cfg.routing.default else {
+        let Some((d, source)) = default_of(facts, cfg) else {
             return Err(RouteError::NoDefault);
         };
-        let reason = format!("`auto`: no rule matched → routing.default `{d}`");
+        let reason = format!("`auto`: no rule matched → {source} `{d}`");
         return alias_route(facts, cfg, requested, d, None, reason);
     }
 
@@ -292,10 +307,11 @@ pub fn decide(
     }
 
     // 5. Unknown.
-    match (cfg.routing.unknown_model, &cfg.routing.default) {
-        (UnknownModel::Default, Some(d)) => {
-            let reason =
-                format!("`{requested}` is unknown; routing.unknown_model is `default` → `{d}`");
+    match (cfg.routing.unknown_model, default_of(facts, cfg)) {
+        (UnknownModel::Default, Some((d, source))) => {
+            let reason = format!(
+                "`{requested}` is unknown; routing.unknown_model is `default` → {source} `{d}`"
+            );
             alias_route(facts, cfg, requested, d, None, reason)
         }
         _ => Err(RouteError::UnknownModel {
@@ -304,6 +320,20 @@ pub fn decide(
             providers: cfg.providers.iter().map(|p| p.name.clone()).collect(),
         }),
     }
+}
+
+/// The alias `auto` means for this request, and where that came from: the request's project's
+/// `default`, else `routing.default`.
+fn default_of<'a>(facts: &RequestFacts, cfg: &'a Config) -> Option<(&'a str, String)> {
+    if let Some(p) = cfg.project(&facts.project)
+        && let Some(d) = &p.default
+    {
+        return Some((d, format!("project `{}`'s default", p.name)));
+    }
+    cfg.routing
+        .default
+        .as_deref()
+        .map(|d| (d, "routing.default".to_string()))
 }
 
 fn alias_route(
@@ -341,17 +371,31 @@ fn finish(
 ) -> Result<RouteDecision, RouteError> {
     let mut targets = Vec::new();
     let mut skipped = Vec::new();
+    let project_local = cfg
+        .project(&facts.project)
+        .filter(|p| p.local_only)
+        .map(|p| p.name.as_str());
     for t in all {
         let provider = cfg.provider(&t.provider);
         let why = provider.and_then(|p| p.kind.cannot_serve(facts.endpoint));
+        let cloud = !provider.is_some_and(|p| p.is_local());
         match why {
             Some(w) => skipped.push((t, w.to_string())),
-            None if cfg.routing.local_only && !provider.is_some_and(|p| p.is_local()) => {
+            None if cloud && cfg.routing.local_only => {
                 skipped.push((
                     t,
                     format!(
                         "{LOCAL_ONLY_SKIP}: cloud providers are not used (turn it off in the \
                          tray, the UI, or with `lodestar use --local-only off`)"
+                    ),
+                ));
+            }
+            None if cloud && let Some(name) = project_local => {
+                skipped.push((
+                    t,
+                    format!(
+                        "{LOCAL_ONLY_SKIP} for project `{name}`: cloud providers are not used \
+                         (`projects.{name}.local_only` in the config, or the UI's Projects page)"
                     ),
                 ));
             }

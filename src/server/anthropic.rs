@@ -43,7 +43,9 @@ pub(super) async fn count_tokens(State(s): State<Arc<AppState>>, req: Request) -
         Ok(p) => p,
         Err(msg) => return fail(ApiError::bad_request(msg)),
     };
-    let decision = match decide(&s, &peeked.facts).await {
+    let mut facts = peeked.facts;
+    facts.project = super::proxy::project_of(&parts.headers);
+    let decision = match decide(&s, &facts).await {
         Ok(d) => d,
         Err(e) => return fail(e.into()),
     };

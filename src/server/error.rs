@@ -56,6 +56,19 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// 429 `quota_exceeded`: a project's daily quota is used up.
+    pub(crate) fn quota(ex: &crate::ledger::quota::QuotaExceeded) -> Self {
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            kind: "rate_limit_error",
+            code: Some("quota_exceeded"),
+            param: None,
+            message: ex.to_string(),
+        }
+    }
+}
+
 impl From<RouteError> for ApiError {
     fn from(e: RouteError) -> Self {
         let (status, code) = match &e {

@@ -99,6 +99,7 @@ pub(crate) fn peek(endpoint: Endpoint, body: &[u8]) -> Result<Peeked, String> {
             has_images,
             stream,
             prompt_tokens: chars.div_ceil(4) as u64,
+            project: String::new(),
         },
         model_span,
     })

@@ -154,13 +154,14 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
     if s.log_bodies {
         tracing::info!(target: "lodestar::body", id = %id, body = %String::from_utf8_lossy(&body), "request body");
     }
-    let facts = peeked.facts;
+    let mut facts = peeked.facts;
+    let project = project_of(&headers);
+    facts.project = project.clone();
     log.requested = facts.model.clone().unwrap_or_else(|| "auto".into());
     let mut decision = match decide(&s, &facts).await {
         Ok(d) => d,
         Err(e) => return fail(&s, &log, e.into()),
     };
-    let project = project_of(&headers);
     // The response cache: a hit is answered here, before budgets (it costs nothing).
     let cache = super::cached::plan(&s, endpoint, &decision, &project, &body, &headers);
     let mut flight = None;
@@ -210,6 +211,12 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
         "bypass"
     };
     s.metrics.record_cache(cache_word);
+    if let Err(ex) = s.ledger.quotas().admit(&project) {
+        let mut r = fail(&s, &log, ApiError::quota(&ex));
+        let secs = ((ex.resets_at_ms - crate::store::now_ms()).max(0) / 1000).to_string();
+        set_header(&mut r, "retry-after", &secs);
+        return r;
+    }
     let reservation = match s
         .ledger
         .admit(&decision.targets, &project, facts.prompt_tokens)

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 mod health;
 mod ledger;
+mod projects;
 mod provider;
 
 use super::raw::{self, RawAlias, RawProvider, RawRouting, RawServer};
@@ -31,6 +32,7 @@ const TOP_KEYS: &[&str] = &[
     "gpu",
     "gpus",
     "metrics",
+    "projects",
 ];
 
 struct Checker<'a> {
@@ -111,6 +113,7 @@ pub(super) fn check(
         .unwrap_or_default();
     let storage = c.storage(section("storage"));
     let budgets = c.budgets(section("budgets"), &declared_aliases);
+    let projects = c.projects(section("projects"), &declared_aliases);
     let cache = c.cache(section("cache"));
     let health = c.health(section("health"));
     let gpus = c.gpus(section("gpus"));
@@ -139,6 +142,7 @@ pub(super) fn check(
             translation,
             storage,
             budgets,
+            projects,
             cache,
             health,
             gpu,
