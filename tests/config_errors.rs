@@ -66,6 +66,31 @@ fn the_example_file_documents_a_valid_config() {
     assert!(c.provider("claude").is_some());
     assert_eq!(c.routing.default.as_deref(), Some("fast"));
     assert!(c.routing.rules.len() >= 3);
+    let acme = c.project("acme").unwrap();
+    assert_eq!(acme.default.as_deref(), Some("smart"));
+    assert_eq!(acme.quotas.requests_per_day, Some(2000));
+}
+
+#[test]
+fn project_mistakes_name_the_key_and_what_would_be_valid() {
+    let with = |p: &str| format!("{VALID}projects:\n{p}\n");
+    let e = one_error(&with("  acme: { default: nope }"));
+    assert_eq!(e.key, "projects.acme.default");
+    assert_eq!(e.line, Some(17));
+    assert!(
+        e.msg
+            .contains("alias `nope` is not defined under `models:` (defined: fast, smart)"),
+        "{}",
+        e.msg
+    );
+    let e = one_error(&with("  acme: { quotas: { requests_per_day: 0 } }"));
+    assert_eq!(e.key, "projects.acme.quotas.requests_per_day");
+    assert!(e.msg.contains("1 or more"), "{}", e.msg);
+    let e = one_error(&with("  \"bad name\": { local_only: true }"));
+    assert_eq!(e.key, "projects.bad name");
+    assert!(e.msg.contains("x-lodestar-project"), "{}", e.msg);
+    let e = one_error(&with("  acme: { budget: 5 }"));
+    assert!(e.key.starts_with("projects.acme"), "{e:?}");
 }
 
 #[test]

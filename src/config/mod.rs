@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use check::valid_project_name;
 pub use locate::{ConfigOrigin, Located, locate};
 pub use raw::UnknownModel;
 

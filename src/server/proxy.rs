@@ -504,11 +504,7 @@ pub(super) fn project_of(headers: &HeaderMap) -> String {
         .get("x-lodestar-project")
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
-        .filter(|p| {
-            p.len() <= 64
-                && p.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        })
+        .filter(|p| crate::config::valid_project_name(p))
         .unwrap_or("")
         .to_string()
 }

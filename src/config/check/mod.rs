@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 mod health;
 mod ledger;
 mod projects;
+pub use projects::valid_project_name;
 mod provider;
 
 use super::raw::{self, RawAlias, RawProvider, RawRouting, RawServer};

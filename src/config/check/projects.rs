@@ -9,7 +9,7 @@ use super::super::{Project, Quotas};
 use super::Checker;
 
 /// What a project name may be (what `x-lodestar-project` accepts).
-pub(crate) fn valid_project_name(p: &str) -> bool {
+pub fn valid_project_name(p: &str) -> bool {
     !p.is_empty()
         && p.len() <= 64
         && p.bytes()

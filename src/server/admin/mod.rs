@@ -10,7 +10,7 @@ use axum::extract::{Query, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
@@ -18,6 +18,7 @@ use serde_json::json;
 mod aliases;
 mod config;
 mod events;
+mod projects;
 mod providers;
 mod routing;
 mod state;
@@ -32,6 +33,8 @@ pub(super) fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/admin/api/costs/summary", get(summary))
         .route("/admin/api/costs/timeseries", get(timeseries))
         .route("/admin/api/budgets", get(budgets))
+        .route("/admin/api/projects", get(projects::list))
+        .route("/admin/api/projects/{name}", put(projects::set))
         .route("/admin/api/requests", get(requests))
         .route("/admin/api/cache", get(cache_stats).delete(cache_clear))
         .route("/admin/api/health", get(state::health))

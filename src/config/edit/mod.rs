@@ -8,6 +8,9 @@
 
 use std::path::Path;
 
+mod project;
+pub use project::{ProjectSettings, set_project};
+
 use crate::providers::ProviderKind;
 
 /// A provider to add (`POST /admin/api/providers`).
@@ -154,10 +157,16 @@ fn indent_of(l: &str) -> usize {
 
 /// The `models:` block: (its line, the first line after it).
 fn models_block(lines: &[&str]) -> Option<(usize, usize)> {
+    top_block(lines, "models")
+}
+
+/// A top-level section's block: (its line, the first line after it).
+fn top_block(lines: &[&str], section: &str) -> Option<(usize, usize)> {
     let top = |l: &str| !l.is_empty() && !l.starts_with([' ', '\t', '#']);
+    let head = format!("{section}:");
     let start = lines
         .iter()
-        .position(|l| top(l) && l.trim_end().starts_with("models:"))?;
+        .position(|l| top(l) && l.trim_end().starts_with(&head))?;
     let end = lines[start + 1..]
         .iter()
         .position(|l| top(l))
