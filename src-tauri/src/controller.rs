@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use lodestar::EngineHandle;
 use tauri::tray::TrayIcon;
 use tauri::{AppHandle, Wry};
 use tokio::sync::{Notify, mpsc};
@@ -54,7 +53,7 @@ pub struct Controller {
     inner: Mutex<Inner>,
     wake: Notify,
     window: WindowProcess,
-    engine: tokio::sync::Mutex<Option<EngineHandle>>,
+    engine: tokio::sync::Mutex<Option<host::InProcess>>,
     quitting: AtomicBool,
     gate: Mutex<Gate>,
     clipboard: Mutex<Option<arboard::Clipboard>>,
@@ -160,9 +159,9 @@ impl Controller {
         let mut pumps = Vec::new();
         let (connection, api) = match host::start().await {
             Started::InProcess(h) => {
-                let addr = connect_addr(h.local_addr());
+                let addr = connect_addr(h.handle.local_addr());
                 pumps.push(tauri::async_runtime::spawn(events::pump_engine(
-                    h.subscribe(),
+                    h.handle.subscribe(),
                     tx,
                 )));
                 *self.engine.lock().await = Some(h);
@@ -259,7 +258,7 @@ impl Controller {
         while let Some(ev) = rx.recv().await {
             if matches!(
                 ev.kind.as_str(),
-                "request_finished" | "budget_threshold" | "budget_limit"
+                "requests" | "budget_threshold" | "budget_limit"
             ) && let Some(api) = self.lock().api.clone()
             {
                 api.mark_spend_dirty();

@@ -18,15 +18,8 @@ pub struct AppEvent {
 }
 
 impl AppEvent {
-    /// From the engine's own event type. `request_finished` is not serialized: the app only
-    /// needs to know one happened (this runs once per proxied request).
+    /// From the engine's own event type.
     pub fn from_engine(ev: &lodestar::events::Event) -> AppEvent {
-        if let lodestar::events::Event::RequestFinished(_) = ev {
-            return AppEvent {
-                kind: "request_finished".into(),
-                data: Value::Null,
-            };
-        }
         let v = serde_json::to_value(ev).unwrap_or(Value::Null);
         AppEvent {
             kind: v["type"].as_str().unwrap_or("event").to_string(),

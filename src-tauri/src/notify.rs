@@ -321,7 +321,10 @@ mod tests {
         let ok = json!({"provider": "local", "command": "true", "ok": true, "exit_code": 0,
                         "output": "", "took_ms": 1});
         assert_eq!(Notice::from_event("on_down", &ok), None);
-        assert_eq!(Notice::from_event("request_finished", &json!({})), None);
+        assert_eq!(
+            Notice::from_event("requests", &json!({"finished": 3})),
+            None
+        );
         assert_eq!(Notice::from_event("routing", &json!({})), None);
     }
 
