@@ -4,7 +4,9 @@
 //! switching the default on the Models page sends the next `auto` request to that alias's
 //! upstream; a provider whose upstream was stopped shows as down on the Providers page; adding
 //! a provider with a bad URL shows the error next to the URL field and writes nothing; a
-//! route edited on the Models page is written to the file and routes the next request.
+//! route edited on the Models page is written to the file and routes the next request; the
+//! Projects page lists a project that requests named, and its Edit form sets that project's
+//! default alias in the engine.
 //! Screenshots of each page go to `$LODESTAR_ARTIFACTS/ui` (default: target/artifacts/ui).
 //!
 //! Needs the built UI (`ui/build.sh`), node and chromium; scripts/test.sh provides them.
@@ -65,6 +67,8 @@ models:
   spare: {{ route: [b/spare-model] }}
 routing:
   default: fast
+projects:
+  acme: {{ default: fast }}
 "#,
         u = up.url(),
         d = doomed.url(),
@@ -92,6 +96,17 @@ routing:
             r.bytes().await.unwrap();
         }
     }
+    // One request for project acme: `auto` is acme's default.
+    let r = client
+        .post(format!("{url}/v1/chat/completions"))
+        .header("x-lodestar-project", "acme")
+        .json(&chat_body("auto", "hello from project acme"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(route_of(&r), "a/fast-model", "acme's default");
+    r.bytes().await.unwrap();
     // What the CLI reads from the ledger, once the rows are committed.
     let costs = || {
         let out = lodestar(&home)
@@ -109,13 +124,13 @@ routing:
     };
     let mut summary = costs();
     for _ in 0..100 {
-        if summary["total"]["requests"] == 6 {
+        if summary["total"]["requests"] == 7 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
         summary = costs();
     }
-    assert_eq!(summary["total"]["requests"], 6, "{summary}");
+    assert_eq!(summary["total"]["requests"], 7, "{summary}");
     let total = summary["total"]["cost_usd"].as_f64().unwrap();
     assert!(total > 0.0, "{summary}");
 
@@ -151,6 +166,7 @@ routing:
         .env("E2E_ADD_PROVIDER", "1")
         .env("E2E_UNLOAD", "llama3:8b")
         .env("E2E_EDIT_ROUTE", "smart:a/smart-2")
+        .env("E2E_PROJECT", "acme:smart")
         .output()
         .await
         .expect("node runs (install Node.js)");
@@ -174,6 +190,34 @@ routing:
         "{text}"
     );
     assert_eq!(report["reloaded"], true);
+    assert_eq!(report["project_default"], "acme:smart", "{report}");
+    assert_eq!(report["project_default_before"], "fast", "{report}");
+    assert_eq!(report["project_configured"], true, "{report}");
+    assert_eq!(report["project_requests_today"], "1", "{report}");
+    assert!(
+        report["project_quota_error"]
+            .as_str()
+            .unwrap()
+            .contains("lots"),
+        "{report}"
+    );
+    // The engine has the project's new default.
+    let projects: Value = client
+        .get(format!("{url}/admin/api/projects"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let acme = projects["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "acme")
+        .unwrap_or_else(|| panic!("no acme in {projects}"));
+    assert_eq!(acme["default"], "smart", "{projects}");
+    assert_eq!(acme["configured"], true, "{projects}");
     assert!(
         up.get_calls("/api/generate") >= 1,
         "the Unload button reached Ollama"

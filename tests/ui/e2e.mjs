@@ -17,6 +17,9 @@
 //   E2E_EXPECT_DOWN     a provider the Providers page must show as down (the caller stopped it)
 //   E2E_EDIT_ROUTE      alias:provider/model — add that entry to the alias's route, first
 //   E2E_UNLOAD          a model the GPU page lists as loaded (Ollama): click its Unload
+//   E2E_PROJECT         name:alias — the Projects page must list project `name`; its Edit form
+//                       refuses a quota that is not a number (by the field, sending nothing),
+//                       then makes `alias` its default, and the list shows it (also after a reload)
 //   E2E_ADD_PROVIDER=1  try the Providers page's "Add a provider" form with a bad URL (the
 //                       error must show next to the URL field) and "Test connection" on a dead one
 //   LODESTAR_NPM_DIR    where playwright-core is installed if missing (default ~/.cache/lodestar-npm)
@@ -40,6 +43,7 @@ const PAGES = [
   ['providers', '[data-testid=circuits]'],
   ['gpu', '[data-testid=gpu-none], [data-testid^=gpu-card-]'],
   ['costs', '[data-testid=cost-total]'],
+  ['projects', '[data-testid=projects-list], [data-testid=projects-empty]'],
   ['requests', '[data-testid=requests-table], [data-testid=requests-empty]'],
   ['settings', '[data-testid=config-facts]'],
 ];
@@ -309,6 +313,82 @@ async function main() {
       await page.screenshot({ path: file, fullPage: true });
       out.screenshots.push(file);
       log(`models: ${alias}'s route now starts with ${entry}; bad alias refused: ${out.add_alias_error}`);
+      check();
+    }
+
+    // Projects: the project is listed; its Edit form (focused when it opens) refuses a quota
+    // that is not a number without asking the engine, then sets its default alias
+    // (E2E_PROJECT=name:alias), which the list then shows, also after a reload.
+    const project = process.env.E2E_PROJECT;
+    if (project) {
+      const [name, alias] = project.split(/:(.*)/s);
+      if (!name || !alias) fail(`E2E_PROJECT must be name:alias, not ${project}`);
+      await page.goto(`${base}/ui/projects`);
+      await waitFor('projects', '[data-testid=projects-list], [data-testid=projects-empty]');
+      const card = page.locator(`[data-testid="project-card-${name}"]`);
+      if (await card.count() !== 1) {
+        const listed = await page.locator('.project .card-head h2').allInnerTexts();
+        fail(`the Projects page does not list project ${name} (it lists: ${listed.join(', ') || 'none'})`);
+      }
+      out.project_configured = await card.locator('[data-testid=project-configured]').count() === 1;
+      out.project_requests_today = (await card.locator(`[data-testid="project-requests-${name}"]`).innerText()).trim();
+      const shown = () => page.locator(`[data-testid="project-default-${name}"]`).innerText().then((t) => t.trim());
+      out.project_default_before = await shown();
+      await card.locator(`[data-testid="edit-project-${name}"]`).click();
+      const form = page.locator(`[data-testid="project-form-${name}"]`);
+      await form.waitFor().catch(() => fail(`"Edit" on project ${name} opened no form`));
+      const focused = await page.evaluate(() => document.activeElement && document.activeElement.dataset.testid);
+      if (focused !== 'project-default-select') fail(`opening project ${name}'s form did not focus its first field (focus is on ${focused || 'nothing'})`);
+      // A quota that is not a number: refused by its field, nothing sent.
+      let puts = 0;
+      const countPut = (r) => { if (r.method() === 'PUT' && r.url().includes('/admin/api/projects/')) puts++; };
+      page.on('request', countPut);
+      const tokens = form.locator('[data-testid=project-tokens-input]');
+      const tokensBefore = await tokens.inputValue();
+      await tokens.fill('lots');
+      await form.locator('[data-testid=project-save]').click();
+      await form.locator('[data-testid=project-error-tokens]').waitFor()
+        .catch(() => fail(`a tokens-per-day quota of "lots" showed no error by that field`));
+      out.project_quota_error = (await form.locator('[data-testid=project-error-tokens]').innerText()).trim();
+      await page.waitForTimeout(200);
+      if (puts !== 0) fail(`a tokens-per-day quota of "lots" was sent to the engine (${puts} PUT)`);
+      await tokens.fill(tokensBefore);
+      await form.locator('[data-testid=project-error-tokens]').waitFor({ state: 'detached' })
+        .catch(() => fail('correcting the tokens-per-day quota did not clear its error'));
+      // The default alias, from the aliases the engine has.
+      const select = form.locator('[data-testid=project-default-select]');
+      const offered = await select.locator('option').evaluateAll((os) => os.map((o) => o.value).filter(Boolean));
+      if (!offered.includes(alias)) fail(`project ${name}'s default picker does not offer ${alias} (it offers: ${offered.join(', ') || 'nothing'})`);
+      await select.selectOption(alias);
+      await page.setViewportSize({ width: 800, height: 600 });
+      await form.scrollIntoViewIfNeeded();
+      await page.waitForTimeout(150);
+      const small = join(shots, 'projects-edit-800x600.png');
+      await page.screenshot({ path: small });
+      out.screenshots.push(small);
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await form.locator('[data-testid=project-save]').click();
+      await page.waitForFunction((n) => {
+        const f = document.querySelector(`[data-testid="project-form-${n}"]`);
+        return !f || f.querySelector('[role=alert]');
+      }, name).catch(() => fail(`saving project ${name} got no answer within ${timeout} ms`));
+      if (await form.count()) fail(`saving project ${name} failed: ${(await form.locator('[role=alert]').first().innerText()).trim()}`);
+      page.off('request', countPut);
+      if (puts !== 1) fail(`saving project ${name} sent ${puts} PUTs, expected 1`);
+      await page.waitForFunction(([n, a]) => {
+        const d = document.querySelector(`[data-testid="project-default-${n}"]`);
+        return d && d.textContent.trim() === a;
+      }, [name, alias]).catch(async () => fail(`after saving, project ${name}'s default shows ${await shown()}, not ${alias}`));
+      out.project_saved_note = await page.locator('[data-testid=project-saved]').innerText().catch(() => null);
+      await page.reload();
+      await waitFor('projects', `[data-testid="project-card-${name}"]`);
+      const after = await shown();
+      if (after !== alias) fail(`after saving project ${name}'s default as ${alias} and reloading, the list shows ${after}`);
+      const file = join(shots, 'projects-edited-1280x800.png');
+      await page.screenshot({ path: file, fullPage: true });
+      out.screenshots.push(file);
+      out.project_default = `${name}:${alias}`;
+      log(`projects: ${name}'s default ${out.project_default_before} -> ${alias}; bad quota refused: ${out.project_quota_error}`);
       check();
     }
 

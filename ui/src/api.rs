@@ -6,8 +6,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::types::{
-    ApiError, Budgets, CacheInfo, GpuStatus, Models, Requests, Routing, RoutingChange, Status,
-    Summary, Timeseries,
+    ApiError, Budgets, CacheInfo, GpuStatus, Models, ProjectSaved, ProjectSettings, Projects,
+    Requests, Routing, RoutingChange, Status, Summary, Timeseries,
 };
 
 async fn read<T: DeserializeOwned>(
@@ -109,6 +109,19 @@ pub async fn timeseries(q: &str) -> Result<Timeseries, ApiError> {
 
 pub async fn budgets() -> Result<Budgets, ApiError> {
     get("/admin/api/budgets").await
+}
+
+pub async fn projects() -> Result<Projects, ApiError> {
+    get("/admin/api/projects").await
+}
+
+/// Replace project `name`'s settings (the engine writes them into the config file).
+pub async fn save_project(
+    name: &str,
+    settings: &ProjectSettings,
+) -> Result<ProjectSaved, ApiError> {
+    let name = String::from(js_sys::encode_uri_component(name));
+    put(&format!("/admin/api/projects/{name}"), settings).await
 }
 
 pub async fn cache() -> Result<CacheInfo, ApiError> {

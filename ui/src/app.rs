@@ -8,16 +8,18 @@ use leptos_router::path;
 
 use crate::hooks::use_tick;
 use crate::pages::{
-    CostsPage, GpuPage, ModelsPage, NotFound, ProvidersPage, RequestsPage, SettingsPage,
+    CostsPage, GpuPage, ModelsPage, NotFound, ProjectsPage, ProvidersPage, RequestsPage,
+    SettingsPage,
 };
 use crate::{api, format};
 
 /// The pages in the nav, in order: (path under /ui, label).
-const PAGES: [(&str, &str); 6] = [
+const PAGES: [(&str, &str); 7] = [
     ("models", "Models"),
     ("providers", "Providers"),
     ("gpu", "GPU"),
     ("costs", "Costs"),
+    ("projects", "Projects"),
     ("requests", "Requests"),
     ("settings", "Settings"),
 ];
@@ -44,6 +46,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/ui/providers") view=ProvidersPage />
                     <Route path=path!("/ui/gpu") view=GpuPage />
                     <Route path=path!("/ui/costs") view=CostsPage />
+                    <Route path=path!("/ui/projects") view=ProjectsPage />
                     <Route path=path!("/ui/requests") view=RequestsPage />
                     <Route path=path!("/ui/settings") view=SettingsPage />
                 </Routes>

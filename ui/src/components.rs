@@ -379,9 +379,9 @@ pub fn StackedChart(data: Stacked, metric: Metric, hourly: bool) -> impl IntoVie
 }
 
 /// A budget's bar: spend, what requests in flight reserved, its soft thresholds, 100%, the
-/// hard limit and where the period is heading.
+/// hard limit and where the period is heading (`projected`: false where no pace is known).
 #[component]
-pub fn BudgetBar(bar: chart::BudgetBar) -> impl IntoView {
+pub fn BudgetBar(bar: chart::BudgetBar, #[prop(default = true)] projected: bool) -> impl IntoView {
     let level = if bar.used_of_budget_pct >= 100.0 {
         "bad"
     } else if bar.thresholds.iter().any(|(_, _, fired)| *fired) {
@@ -413,7 +413,9 @@ pub fn BudgetBar(bar: chart::BudgetBar) -> impl IntoView {
                 style=format!("left:{:.2}%;width:{:.2}%", bar.spent_pct, bar.reserved_pct)
                 title="reserved by requests in flight"
             ></div>
-            <span class="mark projected" style=format!("left:{:.2}%", bar.projected_pct) title="projected at the period's end"></span>
+            {projected.then(|| view! {
+                <span class="mark projected" style=format!("left:{:.2}%", bar.projected_pct) title="projected at the period's end"></span>
+            })}
             <span class="mark full" style=format!("left:{:.2}%", bar.budget_pct) title="100% of the budget"></span>
             {marks}
             {hard}

@@ -194,10 +194,12 @@ pub struct Requests {
 mod error;
 mod health;
 mod models;
+mod projects;
 
 pub use error::*;
 pub use health::*;
 pub use models::*;
+pub use projects::*;
 
 #[cfg(test)]
 mod tests {
