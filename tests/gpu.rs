@@ -224,3 +224,57 @@ fn nvml_without_a_driver_says_why() {
     let err = Nvml::new().sample().unwrap_err();
     assert!(err.contains("NVML is not available"), "{err}");
 }
+
+/// Model switches on an Ollama server: a request answered by a model that `/api/ps` did not
+/// list is a switch, timed by its first byte (the load included); the next request to it, now
+/// loaded, is not.
+#[tokio::test]
+async fn a_request_to_a_model_that_was_not_loaded_is_a_timed_switch() {
+    let warm = "warm";
+    let cold = "cold+slow_first_byte_300";
+    let up = TestUpstream::start_with_models(vec![warm.into(), cold.into()]).await;
+    let p = Proxy::start(&format!(
+        "health: {{ probe_interval: 0s }}\nproviders:\n  local: {{ kind: ollama, base_url: \"{}\", discover_models: false }}\n",
+        up.url()
+    ))
+    .await;
+    // Ollama unloads `cold`; Lodestar reads `/api/ps` (as the status screen does).
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/generate", up.url()))
+        .json(&serde_json::json!({"model": cold, "keep_alive": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let status: Value = p.get("/admin/api/status").await.json().await.unwrap();
+    let loaded = status["providers"][0]["loaded"].to_string();
+    assert!(
+        loaded.contains("warm") && !loaded.contains("cold"),
+        "{loaded}"
+    );
+
+    let chat = |model: &str| p.chat(support::proxy::chat_body(&format!("local/{model}"), "hi"));
+    assert_eq!(chat(warm).await.status(), 200);
+    assert_eq!(chat(cold).await.status(), 200);
+    // The switch is recorded once /api/ps has been read again (in the background).
+    let mut switches = Value::Null;
+    for _ in 0..100 {
+        switches = gpu(&p).await["switches"].clone();
+        if switches.as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let list = switches.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{switches}");
+    assert_eq!(list[0]["provider"], "local");
+    assert_eq!(list[0]["model"], cold);
+    let took = list[0]["took_ms"].as_f64().unwrap();
+    assert!((300.0..5000.0).contains(&took), "{took}");
+    assert_eq!(list[0]["unloaded"], serde_json::json!([]));
+    // Loaded now: no second switch; the warm model never was one.
+    assert_eq!(chat(cold).await.status(), 200);
+    assert_eq!(chat(warm).await.status(), 200);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(gpu(&p).await["switches"].as_array().unwrap().len(), 1);
+}

@@ -171,6 +171,7 @@ pub(crate) struct Dispatcher {
     breakers: Arc<Breakers>,
     monitor: Arc<Monitor>,
     load_failures: LoadFailures,
+    residency: Arc<crate::providers::Residency>,
 }
 
 impl Dispatcher {
@@ -180,6 +181,7 @@ impl Dispatcher {
         breakers: Arc<Breakers>,
         monitor: Arc<Monitor>,
         load_failures: LoadFailures,
+        residency: Arc<crate::providers::Residency>,
     ) -> Self {
         Self {
             providers,
@@ -187,6 +189,7 @@ impl Dispatcher {
             breakers,
             monitor,
             load_failures,
+            residency,
         }
     }
 
@@ -247,6 +250,10 @@ impl Dispatcher {
                         dropped,
                         translated,
                     }) => {
+                        if provider.kind() == crate::providers::ProviderKind::Ollama {
+                            self.residency
+                                .answered(provider, target, attempt_started.elapsed());
+                        }
                         // A stream's health is judged when it ends (`stream_ended`).
                         if matches!(answer, Answer::Full { .. }) {
                             self.breakers.success(target);

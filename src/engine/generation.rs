@@ -126,6 +126,7 @@ pub(crate) fn build(
             ..Default::default()
         });
     }
+    let residency = Arc::new(crate::providers::Residency::default());
     let state = Arc::new(AppState {
         dispatcher: Dispatcher::new(
             providers.clone(),
@@ -133,7 +134,9 @@ pub(crate) fn build(
             breakers.clone(),
             monitor.clone(),
             crate::health::LoadFailures::new(&config, events.clone()),
+            residency.clone(),
         ),
+        residency,
         breakers,
         monitor,
         switch,
@@ -143,6 +146,7 @@ pub(crate) fn build(
         catalog_ready: ready_rx,
         events: events.clone(),
         activity: crate::events::Activity::new(events.clone()),
+        tracker: tracker.clone(),
         log_bodies: shared.log_bodies,
         started: shared.started,
         providers: providers.clone(),

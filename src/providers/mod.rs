@@ -8,6 +8,7 @@
 mod client;
 mod discovery;
 mod h1;
+mod residency;
 
 use std::fmt;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ pub(crate) use client::{Provider, UpstreamResponse, UpstreamStream};
 
 pub use discovery::LoadedModel;
 pub(crate) use discovery::{ModelCatalog, loaded_models, refresh_catalog, unload_model};
+pub use residency::{ModelSwitch, Residency};
 
 use crate::config::Config;
 

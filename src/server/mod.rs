@@ -46,6 +46,10 @@ pub(crate) struct AppState {
     pub catalog_ready: watch::Receiver<bool>,
     pub dispatcher: Dispatcher,
     pub events: broadcast::Sender<Event>,
+    /// The models each Ollama server holds, as last seen, and the switches between them.
+    pub residency: Arc<crate::providers::Residency>,
+    /// The engine's tasks (shutdown waits for them).
+    pub tracker: tokio_util::task::TaskTracker,
     /// Finished requests, coalesced into `Event::Requests`.
     pub activity: Arc<crate::events::Activity>,
     pub log_bodies: bool,

@@ -458,24 +458,36 @@ pub(super) async fn proxy(s: Arc<AppState>, endpoint: Endpoint, req: Request) ->
                     let bytes = response.to_string();
                     super::responses::keep(&state, &opened.project, rid, &input, bytes.as_bytes());
                 }
-                state.dispatcher.stream_ended(&target, &outcome, ttfb);
-                let word = match &outcome {
-                    StreamOutcome::Complete => "ok".to_string(),
-                    StreamOutcome::Failed(why) => format!("failed mid-stream: {why}"),
-                    StreamOutcome::ClientGone => "client disconnected".to_string(),
+                let tracker = state.tracker.clone();
+                let finish = move || {
+                    state.dispatcher.stream_ended(&target, &outcome, ttfb);
+                    let word = match &outcome {
+                        StreamOutcome::Complete => "ok".to_string(),
+                        StreamOutcome::Failed(why) => format!("failed mid-stream: {why}"),
+                        StreamOutcome::ClientGone => "client disconnected".to_string(),
+                    };
+                    log.emit(status, &word, &activity);
+                    ledger.record(
+                        opened,
+                        Closed {
+                            target,
+                            status,
+                            outcome: word,
+                            ttfb: Some(ttfb),
+                            fallbacks,
+                            tap,
+                        },
+                    );
                 };
-                log.emit(status, &word, &activity);
-                ledger.record(
-                    opened,
-                    Closed {
-                        target,
-                        status,
-                        outcome: word,
-                        ttfb: Some(ttfb),
-                        fallbacks,
-                        tap,
-                    },
-                );
+                // This runs as the body ends, before the last chunk is written: the cache and
+                // the response store above must see it at once (a client may repeat or chain
+                // the request right away); health, the log line, metrics and the ledger follow
+                // right after the answer went out, on the engine's tracker (shutdown waits).
+                if tokio::runtime::Handle::try_current().is_ok() {
+                    tracker.spawn(async move { finish() });
+                } else {
+                    finish();
+                }
             });
             let end = if capture { end.capturing() } else { end };
             let mut r = Response::new(Body::from_stream(make(end)));

@@ -55,7 +55,8 @@
 //! | `fail_CODE_alt` | only every other request with this exact model string fails (the 1st, 3rd, …) |
 //! | `garbage` | 200 with `content-type: application/json` and an HTML body |
 //!
-//! Ollama's `POST /api/generate` with `keep_alive: 0` unloads a model: `/api/ps` stops listing it.
+//! Ollama's `POST /api/generate` with `keep_alive: 0` unloads a model: `/api/ps` stops listing it
+//! until a request for that model loads it again.
 //!
 //! The model listings (`/v1/models`, `/api/tags`) answer normally unless a script was set with
 //! [`TestUpstream::script_listing`]: each listing GET takes the next step (`ok`, a status code

@@ -240,6 +240,8 @@ pub(super) async fn begin(
         .unwrap_or_default()
         .to_string();
     let knobs = Knobs::parse(&model);
+    // A request for an unloaded model loads it again (as Ollama does): `/api/ps` lists it.
+    shared.unloaded.lock().unwrap().retain(|m| *m != model);
     let mut attempt = Attempt::new(shared.clone());
     if let Some(delay) = knobs.first_byte_delay {
         tokio::time::sleep(delay).await;

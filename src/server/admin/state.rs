@@ -93,10 +93,15 @@ pub(super) async fn status(State(s): State<Arc<AppState>>) -> Response {
         .collect();
     let jobs = s.providers.iter().map(|p| {
         let catalog = s.catalog.clone();
+        let residency = s.residency.clone();
         let health = healths.remove(p.name()).map(|h| with_uptime(h, &up));
         async move {
             let loaded = if p.kind() == ProviderKind::Ollama {
-                Some(crate::providers::loaded_models(p).await)
+                let l = crate::providers::loaded_models(p).await;
+                if let Ok(models) = &l {
+                    residency.observe(p.name(), models);
+                }
+                Some(l)
             } else {
                 None
             };
@@ -133,6 +138,8 @@ pub(super) async fn status(State(s): State<Arc<AppState>>) -> Response {
 pub(super) async fn gpu(State(s): State<Arc<AppState>>) -> Response {
     let mut v = json!(s.gpu.get());
     v["remote"] = json!(s.gpu.remote());
+    // Model switches on the local Ollama servers, newest first.
+    v["switches"] = json!(s.residency.recent());
     Json(v).into_response()
 }
 
