@@ -312,3 +312,48 @@ async fn finished_requests_are_counted_in_coalesced_events() {
         "a request was counted twice"
     );
 }
+
+/// The Models page's context sizes: from the config's `context_window`, else the context
+/// Ollama loaded the model with (`/api/ps`), else the provider's listing (vLLM's
+/// `max_model_len`); none when nobody says.
+#[tokio::test]
+async fn route_entries_carry_their_context_window_and_its_source() {
+    let up = TestUpstream::start_with_models(vec![
+        "listed+ctx_32768".into(),
+        "loaded+ctx_8192".into(),
+        "plain".into(),
+    ])
+    .await;
+    let u = up.url();
+    let p = Proxy::start(&format!(
+        r#"
+health: {{ probe_interval: 0s }}
+providers:
+  vllm: {{ kind: openai-compatible, base_url: "{u}/v1" }}
+  ollama: {{ kind: ollama, base_url: "{u}", discover_models: false }}
+  over: {{ kind: openai-compatible, base_url: "{u}/v1", context_window: {{ "*": 4096, "listed+ctx_32768": 65536 }} }}
+models:
+  m: {{ route: [vllm/listed+ctx_32768, ollama/loaded+ctx_8192, vllm/plain, over/listed+ctx_32768, over/other] }}
+"#
+    ))
+    .await;
+    // The status screen reads Ollama's /api/ps (as the UI and the tray do).
+    p.get("/admin/api/status").await.bytes().await.unwrap();
+    let m: Value = p.get("/admin/api/models").await.json().await.unwrap();
+    let route = m["aliases"][0]["route"].as_array().unwrap().clone();
+    let got: Vec<(Value, Value)> = route
+        .iter()
+        .map(|e| (e["context_tokens"].clone(), e["context_source"].clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (json!(32768), json!("listing")),
+            (json!(8192), json!("loaded")),
+            (Value::Null, Value::Null),
+            (json!(65536), json!("config")),
+            (json!(4096), json!("config")),
+        ],
+        "{route:?}"
+    );
+}

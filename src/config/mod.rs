@@ -92,9 +92,19 @@ pub struct ProviderConfig {
     pub probe: Option<String>,
     /// What to run when the provider goes down.
     pub on_down: Option<OnDown>,
+    /// Context windows (tokens) by model (`context_window:`; `"*"`: any model).
+    pub context_window: HashMap<String, u64>,
 }
 
 impl ProviderConfig {
+    /// The context window the config gives `model` (its own entry, else `"*"`).
+    pub fn context_window(&self, model: &str) -> Option<u64> {
+        self.context_window
+            .get(model)
+            .or_else(|| self.context_window.get("*"))
+            .copied()
+    }
+
     /// Whether a provider runs on this machine or the local network (free unless priced):
     /// Ollama, or an OpenAI-compatible server at a local address. `kind: openai` and
     /// `kind: anthropic` are the paid APIs even when reached through a local relay.

@@ -57,6 +57,10 @@ pub(crate) struct RawProvider {
     pub prices: BTreeMap<String, crate::ledger::Rates>,
     /// A local GPU's running cost: requests are priced by their duration.
     pub cost_per_hour: Option<f64>,
+    /// Context windows (tokens) per model, over what the provider's listing says; `"*"` for
+    /// any model.
+    #[serde(default)]
+    pub context_window: BTreeMap<String, u64>,
     /// Which shipped price table prices this provider (default: from its kind and host).
     pub price_table: Option<String>,
     /// The background health probe (default: the kind's model list).

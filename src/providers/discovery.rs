@@ -13,6 +13,27 @@ use super::{Provider, ProviderKind, Providers};
 #[derive(Debug, Default)]
 pub(crate) struct ModelCatalog {
     lists: RwLock<HashMap<String, Result<Vec<String>, String>>>,
+    /// Context windows (tokens) the listings gave, by provider then model.
+    contexts: RwLock<HashMap<String, HashMap<String, u64>>>,
+}
+
+/// A model's context window as a listing entry gives it: OpenRouter and vLLM-style
+/// `context_length` / `max_model_len`, LM Studio's `max_context_length`, Groq's
+/// `context_window`, llama.cpp's `meta.n_ctx_train`, OpenRouter's `top_provider`, Anthropic's
+/// `max_input_tokens`.
+pub(crate) fn context_of(entry: &Value) -> Option<u64> {
+    [
+        &entry["context_length"],
+        &entry["max_model_len"],
+        &entry["max_context_length"],
+        &entry["context_window"],
+        &entry["meta"]["n_ctx_train"],
+        &entry["top_provider"]["context_length"],
+        &entry["max_input_tokens"],
+    ]
+    .into_iter()
+    .find_map(Value::as_u64)
+    .filter(|n| *n > 0)
 }
 
 impl ModelCatalog {
@@ -25,6 +46,16 @@ impl ModelCatalog {
             },
             Err(_) => Vec::new(),
         }
+    }
+
+    /// The context window `provider`'s listing gave for `model`, if it gave one.
+    pub fn context(&self, provider: &str, model: &str) -> Option<u64> {
+        self.contexts
+            .read()
+            .ok()?
+            .get(provider)?
+            .get(model)
+            .copied()
     }
 
     /// Whether `provider` listed `model`.
@@ -74,7 +105,13 @@ pub(crate) async fn refresh_catalog(providers: &Providers, catalog: &Arc<ModelCa
         .iter()
         .filter(|p| p.cfg.discover_models)
         .map(|p| async move {
-            catalog.set(p.name(), list_models(p).await);
+            let listed = list_models(p).await;
+            if let Ok((_, contexts)) = &listed
+                && let Ok(mut g) = catalog.contexts.write()
+            {
+                g.insert(p.name().to_string(), contexts.clone());
+            }
+            catalog.set(p.name(), listed.map(|(models, _)| models));
         });
     futures_util::future::join_all(jobs).await;
 }
@@ -87,6 +124,8 @@ pub struct LoadedModel {
     pub vram_bytes: u64,
     /// When Ollama unloads it unless used again (its `expires_at`).
     pub expires_at: Option<String>,
+    /// The context it was loaded with (`context_length`, Ollama 0.11 and later).
+    pub context_length: Option<u64>,
 }
 
 /// GET a provider's model-list endpoint (with its auth) as JSON; errors say which URL and why.
@@ -120,6 +159,7 @@ pub(crate) async fn loaded_models(p: &Provider) -> Result<Vec<LoadedModel>, Stri
             size_bytes: m["size"].as_u64().unwrap_or(0),
             vram_bytes: m["size_vram"].as_u64().unwrap_or(0),
             expires_at: m["expires_at"].as_str().map(str::to_string),
+            context_length: m["context_length"].as_u64().filter(|n| *n > 0),
         })
         .collect())
 }
@@ -153,7 +193,8 @@ pub(crate) async fn unload_model(p: &Provider, model: &str) -> Result<(), String
     }
 }
 
-async fn list_models(p: &Provider) -> Result<Vec<String>, String> {
+/// The models a provider lists, and the context windows the listing gives.
+async fn list_models(p: &Provider) -> Result<(Vec<String>, HashMap<String, u64>), String> {
     let base = &p.cfg.base_url;
     let (url, list_key, id_key) = match p.kind() {
         ProviderKind::Ollama => (format!("{base}/api/tags"), "models", "name"),
@@ -163,12 +204,21 @@ async fn list_models(p: &Provider) -> Result<Vec<String>, String> {
         }
     };
     let v = get_model_list(p, &url, Duration::from_secs(5)).await?;
-    Ok(v.get(list_key)
+    let mut models = Vec::new();
+    let mut contexts = HashMap::new();
+    for m in v
+        .get(list_key)
         .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|m| m.get(id_key).and_then(Value::as_str).map(String::from))
-                .collect()
-        })
-        .unwrap_or_default())
+        .into_iter()
+        .flatten()
+    {
+        let Some(id) = m.get(id_key).and_then(Value::as_str) else {
+            continue;
+        };
+        if let Some(n) = context_of(m) {
+            contexts.insert(id.to_string(), n);
+        }
+        models.push(id.to_string());
+    }
+    Ok((models, contexts))
 }

@@ -40,6 +40,8 @@ pub struct ModelSwitch {
 struct Seen {
     /// The loaded models (normalised names) and when that was read.
     loaded: Option<(Vec<String>, Instant)>,
+    /// The context each model was last seen loaded with (`/api/ps` `context_length`).
+    contexts: HashMap<String, u64>,
     /// A re-read is under way (one at a time).
     refreshing: bool,
 }
@@ -62,9 +64,29 @@ fn normal(model: &str) -> String {
 impl Residency {
     /// What `/api/ps` of `provider` said just now.
     pub(crate) fn observe(&self, provider: &str, models: &[LoadedModel]) {
-        let names = models.iter().map(|m| normal(&m.name)).collect();
         let mut seen = lock(&self.seen);
-        seen.entry(provider.to_string()).or_default().loaded = Some((names, Instant::now()));
+        Self::note(seen.entry(provider.to_string()).or_default(), models);
+    }
+
+    fn note(s: &mut Seen, models: &[LoadedModel]) {
+        s.loaded = Some((
+            models.iter().map(|m| normal(&m.name)).collect(),
+            Instant::now(),
+        ));
+        for m in models {
+            if let Some(n) = m.context_length {
+                s.contexts.insert(normal(&m.name), n);
+            }
+        }
+    }
+
+    /// The context `model` was last seen loaded with on `provider`.
+    pub fn context(&self, provider: &str, model: &str) -> Option<u64> {
+        lock(&self.seen)
+            .get(provider)?
+            .contexts
+            .get(&normal(model))
+            .copied()
     }
 
     /// The recent switches, newest first.
@@ -117,10 +139,7 @@ impl Residency {
                 let s = seen.entry(t.provider.clone()).or_default();
                 s.refreshing = false;
                 if let Ok(models) = &now {
-                    s.loaded = Some((
-                        models.iter().map(|m| normal(&m.name)).collect(),
-                        Instant::now(),
-                    ));
+                    Self::note(s, models);
                 }
             }
             let Some(before) = before else { return };

@@ -53,6 +53,7 @@
 //! | `no_model` | 404 `model_not_found`, as Ollama answers for an unknown model |
 //! | `oom` | 500 `model requires more system memory …`, as Ollama answers for a model that does not fit |
 //! | `fail_CODE_alt` | only every other request with this exact model string fails (the 1st, 3rd, …) |
+//! | `ctx_N` | listings give the model a context window of N tokens (`/v1/models` `max_model_len`, `/api/ps` `context_length`) |
 //! | `garbage` | 200 with `content-type: application/json` and an HTML body |
 //!
 //! Ollama's `POST /api/generate` with `keep_alive: 0` unloads a model: `/api/ps` stops listing it

@@ -293,7 +293,14 @@ pub(super) async fn models(State(shared): Upstream, headers: HeaderMap) -> Respo
     let data: Vec<Value> = shared
         .models()
         .iter()
-        .map(|id| json!({"id": id, "object": "model", "created": 0, "owned_by": "test"}))
+        .map(|id| {
+            let mut m = json!({"id": id, "object": "model", "created": 0, "owned_by": "test"});
+            if let Some(n) = ctx_of(id) {
+                // As vLLM lists it.
+                m["max_model_len"] = json!(n);
+            }
+            m
+        })
         .collect();
     Json(json!({"object": "list", "data": data})).into_response()
 }
@@ -345,8 +352,13 @@ pub(super) async fn ollama_ps(State(shared): Upstream) -> Json<Value> {
         .iter()
         .filter(|m| !unloaded.contains(m))
         .map(|name| {
-            json!({"name": name, "model": name, "size": 1u64 << 31, "size_vram": 1u64 << 30,
-                   "expires_at": "2099-01-01T00:00:00Z", "digest": "x", "details": {}})
+            let mut m = json!({"name": name, "model": name, "size": 1u64 << 31,
+                "size_vram": 1u64 << 30, "expires_at": "2099-01-01T00:00:00Z", "digest": "x",
+                "details": {}});
+            if let Some(n) = ctx_of(name) {
+                m["context_length"] = json!(n);
+            }
+            m
         })
         .collect();
     Json(json!({"models": models}))
@@ -355,4 +367,13 @@ pub(super) async fn ollama_ps(State(shared): Upstream) -> Json<Value> {
 pub(super) async fn ollama_root(State(shared): Upstream) -> &'static str {
     shared.record_get("/");
     "Ollama is running"
+}
+
+/// A model named with a `ctx_N` token has a context window of N tokens (listed as vLLM does,
+/// `max_model_len`, and in Ollama's `/api/ps` as `context_length`).
+fn ctx_of(model: &str) -> Option<u64> {
+    model
+        .split('+')
+        .find_map(|t| t.strip_prefix("ctx_"))
+        .and_then(|n| n.parse().ok())
 }

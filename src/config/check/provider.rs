@@ -152,6 +152,14 @@ impl Checker<'_> {
                 );
             }
         }
+        for (model, n) in &raw.context_window {
+            if *n == 0 {
+                self.error(
+                    &format!("{key}.context_window.{model}"),
+                    "a context window is a number of tokens, 1 or more",
+                );
+            }
+        }
         let probe = self.probe(&key, raw.kind, &base_url, raw.probe.take());
         let on_down = self.on_down(&key, raw.on_down.take());
         Some(ProviderConfig {
@@ -175,6 +183,7 @@ impl Checker<'_> {
                 cost_per_hour: raw.cost_per_hour,
                 table: raw.price_table,
             },
+            context_window: raw.context_window.clone().into_iter().collect(),
             default_max_tokens: raw.default_max_tokens.unwrap_or(4096),
             pass_client_key: raw.pass_client_key,
             responses_native: match (raw.kind, raw.responses_api) {

@@ -44,6 +44,7 @@ pub(super) async fn models(State(s): State<Arc<AppState>>) -> Response {
                 .map(|t| {
                     let local = s.config.provider(&t.provider).is_some_and(|p| p.is_local());
                     let (input, output) = rates(&s, &t.provider, &t.model);
+                    let context = context_of(&s, t);
                     json!({
                         "target": t.to_string(),
                         "provider": t.provider,
@@ -53,6 +54,8 @@ pub(super) async fn models(State(s): State<Arc<AppState>>) -> Response {
                         "provider_state": s.monitor.state(&t.provider),
                         "input_usd_per_mtok": input,
                         "output_usd_per_mtok": output,
+                        "context_tokens": context.map(|(n, _)| n),
+                        "context_source": context.map(|(_, from)| from),
                     })
                 })
                 .collect();
@@ -73,6 +76,24 @@ pub(super) async fn models(State(s): State<Arc<AppState>>) -> Response {
         "aliases": aliases,
     }))
     .into_response()
+}
+
+/// A route entry's context window and where it came from: the config's `context_window`, the
+/// context Ollama loaded it with (`/api/ps`), or the provider's model listing.
+fn context_of(s: &AppState, t: &crate::config::Target) -> Option<(u64, &'static str)> {
+    if let Some(n) = s
+        .config
+        .provider(&t.provider)
+        .and_then(|p| p.context_window(&t.model))
+    {
+        return Some((n, "config"));
+    }
+    if let Some(n) = s.residency.context(&t.provider, &t.model) {
+        return Some((n, "loaded"));
+    }
+    s.catalog
+        .context(&t.provider, &t.model)
+        .map(|n| (n, "listing"))
 }
 
 pub(super) async fn routing(State(s): State<Arc<AppState>>) -> Response {
