@@ -6,7 +6,9 @@
 //! a provider with a bad URL shows the error next to the URL field and writes nothing; a
 //! route edited on the Models page is written to the file and routes the next request; the
 //! Projects page lists a project that requests named, and its Edit form sets that project's
-//! default alias in the engine.
+//! default alias in the engine; the Models page shows a route entry's context window (the one
+//! Ollama loaded the model with), and the GPU page lists a model switch (a request that waited
+//! for Ollama to load its model).
 //! Screenshots of each page go to `$LODESTAR_ARTIFACTS/ui` (default: target/artifacts/ui).
 //!
 //! Needs the built UI (`ui/build.sh`), node and chromium; scripts/test.sh provides them.
@@ -20,7 +22,11 @@ use std::time::Duration;
 use serde_json::Value;
 use support::bin::{lodestar, serve_on, terminate};
 use support::proxy::{chat_body, route_of};
-use support::upstream::TestUpstream;
+use support::upstream::{DEFAULT_MODELS, TestUpstream};
+
+/// An Ollama model that the test upstream lists with a 32,768-token context (`ctx_N`): it is
+/// unloaded, then loaded again by a request (a model switch).
+const SWITCH_MODEL: &str = "qwen3:8b+ctx_32768";
 
 fn artifacts() -> PathBuf {
     let base = std::env::var_os("LODESTAR_ARTIFACTS").map_or_else(
@@ -44,7 +50,15 @@ async fn every_page_shows_the_engines_data_and_the_models_page_switches_routing(
         std::path::Path::new(dist).exists(),
         "the UI is not built: run ui/build.sh (scripts/test.sh does)"
     );
-    let up = TestUpstream::start().await;
+    let up = TestUpstream::start_with_models(
+        DEFAULT_MODELS
+            .iter()
+            .copied()
+            .chain([SWITCH_MODEL])
+            .map(String::from)
+            .collect(),
+    )
+    .await;
     let doomed = TestUpstream::start().await;
     let home = support::temp_dir("ui-e2e");
     let listen = support::bin::free_listen();
@@ -65,6 +79,7 @@ models:
   fast: {{ route: [a/fast-model] }}
   smart: {{ route: [a/smart-model] }}
   spare: {{ route: [b/spare-model] }}
+  qwen: {{ route: ["ol/{SWITCH_MODEL}"] }}
 routing:
   default: fast
 projects:
@@ -107,6 +122,79 @@ projects:
     assert_eq!(r.status(), 200);
     assert_eq!(route_of(&r), "a/fast-model", "acme's default");
     r.bytes().await.unwrap();
+    // A model switch: Ollama unloads the model, the engine sees that (status reads /api/ps),
+    // then a request for it has Ollama load it again.
+    let r = client
+        .post(format!("{}/api/generate", up.url()))
+        .json(&serde_json::json!({"model": SWITCH_MODEL, "keep_alive": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let status: Value = client
+        .get(format!("{url}/admin/api/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ol = status["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "ol")
+        .unwrap_or_else(|| panic!("no provider ol in {status}"));
+    assert!(
+        ol["loaded"].as_array().is_some_and(|l| !l.is_empty())
+            && !ol["loaded"].to_string().contains(SWITCH_MODEL),
+        "{ol}"
+    );
+    let r = client
+        .post(format!("{url}/v1/chat/completions"))
+        .json(&chat_body("qwen", "load the model"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(route_of(&r), format!("ol/{SWITCH_MODEL}"));
+    r.bytes().await.unwrap();
+    // Recorded once /api/ps has been read again (in the background).
+    let mut switches = Value::Null;
+    for _ in 0..100 {
+        let gpu: Value = client
+            .get(format!("{url}/admin/api/gpu"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        switches = gpu["switches"].clone();
+        if switches.as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(switches[0]["model"], SWITCH_MODEL, "{switches}");
+    // The context it was loaded with, on its route entry.
+    let models: Value = client
+        .get(format!("{url}/admin/api/models"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entry = models["aliases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "qwen")
+        .map(|a| a["route"][0].clone())
+        .unwrap_or_else(|| panic!("no alias qwen in {models}"));
+    assert_eq!(entry["context_tokens"], 32_768, "{entry}");
+    assert_eq!(entry["context_source"], "loaded", "{entry}");
     // What the CLI reads from the ledger, once the rows are committed.
     let costs = || {
         let out = lodestar(&home)
@@ -124,13 +212,13 @@ projects:
     };
     let mut summary = costs();
     for _ in 0..100 {
-        if summary["total"]["requests"] == 7 {
+        if summary["total"]["requests"] == 8 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
         summary = costs();
     }
-    assert_eq!(summary["total"]["requests"], 7, "{summary}");
+    assert_eq!(summary["total"]["requests"], 8, "{summary}");
     let total = summary["total"]["cost_usd"].as_f64().unwrap();
     assert!(total > 0.0, "{summary}");
 
@@ -156,6 +244,8 @@ projects:
 
     let shots = artifacts();
     std::fs::create_dir_all(&shots).unwrap();
+    // The test's own unload above went through /api/generate too.
+    let generates_before = up.get_calls("/api/generate");
     let out = tokio::process::Command::new("node")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ui/e2e.mjs"))
         .arg(&url)
@@ -167,6 +257,8 @@ projects:
         .env("E2E_UNLOAD", "llama3:8b")
         .env("E2E_EDIT_ROUTE", "smart:a/smart-2")
         .env("E2E_PROJECT", "acme:smart")
+        .env("E2E_EXPECT_CONTEXT", "32K")
+        .env("E2E_EXPECT_SWITCH", SWITCH_MODEL)
         .output()
         .await
         .expect("node runs (install Node.js)");
@@ -176,6 +268,15 @@ projects:
     assert_eq!(report["default_alias"], "smart");
     assert_eq!(report["provider_down"], "b");
     assert_eq!(report["unloaded"], "llama3:8b");
+    assert_eq!(report["context_shown"], "32K", "{report}");
+    assert!(
+        report["context_title"]
+            .as_str()
+            .unwrap()
+            .starts_with("32,768 tokens"),
+        "{report}"
+    );
+    assert_eq!(report["switch_listed"], SWITCH_MODEL, "{report}");
     assert_eq!(report["route_edited"], "smart:a/smart-2");
     assert!(
         report["add_alias_error"]
@@ -219,7 +320,7 @@ projects:
     assert_eq!(acme["default"], "smart", "{projects}");
     assert_eq!(acme["configured"], true, "{projects}");
     assert!(
-        up.get_calls("/api/generate") >= 1,
+        up.get_calls("/api/generate") > generates_before,
         "the Unload button reached Ollama"
     );
     assert!(

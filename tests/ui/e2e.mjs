@@ -17,6 +17,9 @@
 //   E2E_EXPECT_DOWN     a provider the Providers page must show as down (the caller stopped it)
 //   E2E_EDIT_ROUTE      alias:provider/model — add that entry to the alias's route, first
 //   E2E_UNLOAD          a model the GPU page lists as loaded (Ollama): click its Unload
+//   E2E_EXPECT_CONTEXT  text (e.g. "32K") that some route entry's context size on the Models
+//                       page must show, with the exact count in its tooltip
+//   E2E_EXPECT_SWITCH   a model the GPU page's "Model switches" table must list
 //   E2E_PROJECT         name:alias — the Projects page must list project `name`; its Edit form
 //                       refuses a quota that is not a number (by the field, sending nothing),
 //                       then makes `alias` its default, and the list shows it (also after a reload)
@@ -247,6 +250,53 @@ async function main() {
     out.default_alias = target;
     log(`default alias: ${before} -> ${target}`);
     check();
+
+    // Models: a route entry shows its context window (E2E_EXPECT_CONTEXT=32K), the exact
+    // count and where it comes from in its tooltip.
+    const expectContext = process.env.E2E_EXPECT_CONTEXT;
+    if (expectContext) {
+      const shownContexts = () => page.locator('[data-testid=route-context]').allInnerTexts().then((ts) => ts.map((t) => t.trim()));
+      await page.waitForFunction(
+        (t) => [...document.querySelectorAll('[data-testid=route-context]')].some((c) => c.textContent.trim() === t),
+        expectContext,
+      ).catch(async () => fail(`no route entry on the Models page shows a context of ${expectContext} (shown: ${(await shownContexts()).join(', ') || 'none'})`));
+      const cell = page.locator('[data-testid=route-context]').filter({ hasText: expectContext }).first();
+      const title = (await cell.getAttribute('title')) || '';
+      if (!/\d[\d,]* tokens/.test(title)) fail(`the context ${expectContext} on the Models page has no exact count in its tooltip (title: ${title || 'none'})`);
+      out.context_shown = expectContext;
+      out.context_title = title;
+      const file = join(shots, 'models-context-1280x800.png');
+      await cell.locator('xpath=ancestor::article[1]').screenshot({ path: file });
+      out.screenshots.push(file);
+      log(`models: a route entry shows ${expectContext} of context (${title})`);
+      check();
+    }
+
+    // GPU: the "Model switches" table lists a model that Ollama had to load
+    // (E2E_EXPECT_SWITCH=model). Checked before anything below reloads the config: the engine
+    // keeps its switches per config generation.
+    const expectSwitch = process.env.E2E_EXPECT_SWITCH;
+    if (expectSwitch) {
+      await page.goto(`${base}/ui/gpu`);
+      await waitFor('gpu', '[data-testid=gpu-switches]');
+      const rows = page.locator('[data-testid=switch-row]');
+      await page.waitForFunction(
+        (m) => [...document.querySelectorAll('[data-testid=switch-row]')].some((r) => r.textContent.includes(m)),
+        expectSwitch,
+      ).catch(async () => {
+        const section = (await page.locator('[data-testid=gpu-switches]').innerText()).replace(/\s+/g, ' ');
+        fail(`the GPU page's model switches do not list ${expectSwitch}: ${section}`);
+      });
+      const row = rows.filter({ hasText: expectSwitch }).first();
+      out.switch_took = (await row.locator('[data-testid=switch-took]').innerText()).trim();
+      if (!/^\d+(\.\d+)? (ms|s)$|^\d+m \d\ds$/.test(out.switch_took)) fail(`the switch of ${expectSwitch} shows a time of "${out.switch_took}"`);
+      out.switch_listed = expectSwitch;
+      const file = join(shots, 'gpu-switches-1280x800.png');
+      await page.locator('[data-testid=gpu-switches]').screenshot({ path: file });
+      out.screenshots.push(file);
+      log(`gpu: switch to ${expectSwitch} listed, ${out.switch_took} to first byte`);
+      check();
+    }
 
     // Providers: adding one with a bad address shows the engine's error next to that field;
     // "Test connection" on a dead address says why.

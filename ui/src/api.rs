@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::types::{
-    ApiError, Budgets, CacheInfo, GpuStatus, Models, ProjectSaved, ProjectSettings, Projects,
+    ApiError, Budgets, CacheInfo, GpuReport, Models, ProjectSaved, ProjectSettings, Projects,
     Requests, Routing, RoutingChange, Status, Summary, Timeseries,
 };
 
@@ -87,7 +87,8 @@ pub async fn status() -> Result<Status, ApiError> {
     get("/admin/api/status").await
 }
 
-pub async fn gpu() -> Result<GpuStatus, ApiError> {
+/// The GPUs and the recent model switches.
+pub async fn gpu() -> Result<GpuReport, ApiError> {
     get("/admin/api/gpu").await
 }
 

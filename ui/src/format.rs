@@ -73,6 +73,39 @@ pub fn tokens(n: i64) -> String {
     }
 }
 
+/// A context window, compact: `4K`, `32K`, `128K`, `200K`, `1M`, `1.5K`, `512`.
+///
+/// The rule: a size that is a multiple of 1024 is counted in binary thousands (K = 1,024,
+/// M = 1,048,576), as model cards say "32K" for 32,768 and "128K" for 131,072; any other size
+/// in decimal ones (K = 1,000, M = 1,000,000: 200,000 is "200K", 8,000 "8K"). Below one K the
+/// exact number. One decimal below 10 (`1.5K`, `1.5M`), whole numbers from 10 (`12K` for
+/// 12,345), trailing `.0` dropped; a size that would read 1000K or more is said in M.
+/// The exact count belongs in a tooltip next to it.
+pub fn context_size(n: u64) -> String {
+    let base: u64 = if n > 0 && n.is_multiple_of(1024) {
+        1024
+    } else {
+        1000
+    };
+    if n < base {
+        return n.to_string();
+    }
+    let short = |v: f64| {
+        if v < 9.95 {
+            trim_zeros(&format!("{v:.1}"))
+        } else {
+            format!("{v:.0}")
+        }
+    };
+    let b = base as f64;
+    let k = n as f64 / b;
+    if k.round() < 1000.0 {
+        format!("{}K", short(k))
+    } else {
+        format!("{}M", short(n as f64 / (b * b)))
+    }
+}
+
 /// Whole counts with thousands separators: `12,345`.
 pub fn count(n: i64) -> String {
     let s = group_thousands(n.unsigned_abs());
@@ -349,10 +382,36 @@ mod tests {
     }
 
     #[test]
+    fn context_sizes_read_like_model_cards() {
+        // Multiples of 1024: binary K and M.
+        assert_eq!(context_size(4096), "4K");
+        assert_eq!(context_size(32_768), "32K");
+        assert_eq!(context_size(131_072), "128K");
+        assert_eq!(context_size(1_048_576), "1M");
+        assert_eq!(context_size(1_572_864), "1.5M");
+        assert_eq!(context_size(2_097_152), "2M");
+        assert_eq!(context_size(1024), "1K");
+        // Anything else: decimal.
+        assert_eq!(context_size(1_000_000), "1M");
+        assert_eq!(context_size(200_000), "200K");
+        assert_eq!(context_size(8000), "8K");
+        assert_eq!(context_size(1500), "1.5K");
+        assert_eq!(context_size(12_345), "12K");
+        assert_eq!(context_size(9_960), "10K");
+        assert_eq!(context_size(999_999), "1M");
+        // Below one K: the number itself.
+        assert_eq!(context_size(512), "512");
+        assert_eq!(context_size(0), "0");
+    }
+
+    #[test]
     fn durations_pick_their_unit() {
         assert_eq!(millis(3.26), "3.3 ms");
         assert_eq!(millis(85.4), "85 ms");
         assert_eq!(millis(1250.0), "1.25 s");
+        // Model switch times.
+        assert_eq!(millis(2350.4), "2.35 s");
+        assert_eq!(millis(850.0), "850 ms");
         assert_eq!(millis(125_000.0), "2m 05s");
         assert_eq!(seconds(45.0), "45s");
         assert_eq!(seconds(723.0), "12m 03s");

@@ -1,6 +1,7 @@
 //! GPU: each local GPU's utilisation, memory, temperature, power and processes, read every
-//! 2 s while the page is open (with the last two minutes drawn as a line), and the models
-//! Ollama holds loaded; or, where no GPU can be read, why.
+//! 2 s while the page is open (with the last two minutes drawn as a line), the models
+//! Ollama holds loaded, and the recent model switches (requests that waited for Ollama to load
+//! their model) with each model's median switch time; or, where no GPU can be read, why.
 
 use std::collections::BTreeMap;
 
@@ -10,8 +11,8 @@ use leptos::task::spawn_local;
 use crate::api;
 use crate::components::{ErrorNote, Loading, Meter, Sparkline, Stat};
 use crate::format;
-use crate::hooks::{local_datetime, now_ms, page_hidden, use_interval};
-use crate::types::{ApiError, GpuSample, GpuStatus, ProviderStatus};
+use crate::hooks::{local_datetime, now_ms, offset_min, page_hidden, use_interval};
+use crate::types::{ApiError, GpuSample, GpuStatus, ModelSwitch, ProviderStatus, switch_medians};
 
 /// Samples kept per GPU for the lines: two minutes at one every 2 s.
 const HISTORY: usize = 60;
@@ -28,6 +29,9 @@ pub fn GpuPage() -> impl IntoView {
     let read_at = RwSignal::new(None::<i64>);
     let history = RwSignal::new(BTreeMap::<u32, History>::new());
     let ollama = RwSignal::new(None::<Result<Vec<ProviderStatus>, ApiError>>);
+    // The switches as last read: None until a read succeeds; Some(None) from an engine that
+    // does not report them. Kept apart from `latest` so the table only redraws on a change.
+    let switches = RwSignal::new(None::<Option<Vec<ModelSwitch>>>);
     let busy = StoredValue::new(false);
     let ticks = StoredValue::new(0u64);
 
@@ -39,7 +43,12 @@ pub fn GpuPage() -> impl IntoView {
         let n = ticks.get_value();
         ticks.set_value(n + 1);
         spawn_local(async move {
-            let r = api::gpu().await;
+            let r = api::gpu().await.map(|report| {
+                if switches.with_untracked(|s| s.as_ref() != Some(&report.switches)) {
+                    switches.set(Some(report.switches));
+                }
+                report.gpu
+            });
             if let Ok(GpuStatus::Ok { gpus }) = &r {
                 history.update(|h| {
                     for g in gpus {
@@ -115,6 +124,7 @@ pub fn GpuPage() -> impl IntoView {
             </header>
             <div class="grid cards">{body}</div>
             <LoadedModels ollama />
+            <Switches switches />
         </section>
     }
 }
@@ -268,6 +278,103 @@ fn LoadedModels(ollama: RwSignal<Option<Result<Vec<ProviderStatus>, ApiError>>>)
         <section class="card" data-testid="gpu-loaded">
             <header class="card-head">
                 <h2>"Loaded models (Ollama)"</h2>
+            </header>
+            {body}
+        </section>
+    }
+}
+
+#[component]
+fn Switches(switches: RwSignal<Option<Option<Vec<ModelSwitch>>>>) -> impl IntoView {
+    let body = move || {
+        match switches.get() {
+        None => view! { <Loading /> }.into_any(),
+        Some(None) => view! {
+            <p class="muted" data-testid="switches-unsupported">"This engine does not report model switches."</p>
+        }
+        .into_any(),
+        Some(Some(list)) if list.is_empty() => view! {
+            <p class="muted" data-testid="switches-empty">
+                "A switch is a request that had to wait for Ollama to load its model; none seen since Lodestar started."
+            </p>
+        }
+        .into_any(),
+        Some(Some(list)) => {
+            let now = now_ms();
+            let medians = switch_medians(&list);
+            // Medians say something once a model has switched more than once.
+            let summary = medians.iter().any(|m| m.switches > 1).then(|| {
+                let rows = medians
+                    .into_iter()
+                    .map(|m| {
+                        view! {
+                            <tr>
+                                <td class="mono">{format!("{}/{}", m.provider, m.model)}</td>
+                                <td class="num">{format::millis(m.median_ms)}</td>
+                                <td class="num">{m.switches}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view();
+                view! {
+                    <div class="sub table-wrap">
+                        <h3>"Median per model"</h3>
+                        <table class="table compact" data-testid="switch-medians">
+                            <thead>
+                                <tr>
+                                    <th scope="col">"Model"</th>
+                                    <th scope="col" class="num">"Median to first byte"</th>
+                                    <th scope="col" class="num">"Switches"</th>
+                                </tr>
+                            </thead>
+                            <tbody>{rows}</tbody>
+                        </table>
+                    </div>
+                }
+            });
+            let rows = list
+                .into_iter()
+                .map(|s| {
+                    let evicted = if s.unloaded.is_empty() {
+                        view! { <span class="muted" title="No model was seen evicted">"—"</span> }.into_any()
+                    } else {
+                        view! { <span class="mono">{s.unloaded.join(", ")}</span> }.into_any()
+                    };
+                    view! {
+                        <tr data-testid="switch-row">
+                            <td class="nowrap" title=local_datetime(s.at_ms)>{format::short_time(s.at_ms, now, offset_min(s.at_ms))}</td>
+                            <td class="mono">{format!("{}/{}", s.provider, s.model)}</td>
+                            <td class="num" data-testid="switch-took">{format::millis(s.took_ms)}</td>
+                            <td>{evicted}</td>
+                        </tr>
+                    }
+                })
+                .collect_view();
+            view! {
+                <div class="table-wrap">
+                    <table class="table compact" data-testid="switch-table">
+                        <thead>
+                            <tr>
+                                <th scope="col">"When"</th>
+                                <th scope="col">"Model"</th>
+                                <th scope="col" class="num">"To first byte (incl. loading)"</th>
+                                <th scope="col">"Evicted"</th>
+                            </tr>
+                        </thead>
+                        <tbody>{rows}</tbody>
+                    </table>
+                </div>
+                {summary}
+            }
+            .into_any()
+        }
+    }
+    };
+    view! {
+        <section class="card" data-testid="gpu-switches">
+            <header class="card-head">
+                <h2>"Model switches"</h2>
+                <span class="muted small">"Requests Ollama answered only after loading their model, newest first"</span>
             </header>
             {body}
         </section>

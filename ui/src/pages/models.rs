@@ -1,6 +1,7 @@
-//! Models: every alias with its route (each entry's circuit and price), the default alias
-//! with a control to switch it, and the local-only switch. Changes go to
-//! `PUT /admin/api/routing`; the engine's refusal is shown next to the field it names.
+//! Models: every alias with its route (each entry's circuit, price and context window, where
+//! the engine knows it), the default alias with a control to switch it, and the local-only
+//! switch. Changes go to `PUT /admin/api/routing`; the engine's refusal is shown next to the
+//! field it names.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -259,6 +260,8 @@ fn AliasCard(
     let name = alias.name.clone();
     let editing = RwSignal::new(false);
     let targets: Vec<String> = alias.route.iter().map(|e| e.target.clone()).collect();
+    // The context column only where some entry of this route has a known window.
+    let with_context = alias.route.iter().any(|e| e.context_tokens.is_some());
     let editor = {
         let (name, targets) = (name.clone(), targets.clone());
         move || {
@@ -297,6 +300,13 @@ fn AliasCard(
                     <td>{e.provider_state.clone().map(|s| view! { <StateBadge state=s /> })}</td>
                     <td class="num">{format::usd_per_mtok(e.input_usd_per_mtok)}</td>
                     <td class="num">{format::usd_per_mtok(e.output_usd_per_mtok)}</td>
+                    {with_context.then(|| view! {
+                        <td class="num">
+                            {e.context_label().map(|(short, title)| view! {
+                                <abbr class="ctx" title=title data-testid="route-context">{short}</abbr>
+                            })}
+                        </td>
+                    })}
                 </tr>
             }
         })
@@ -337,6 +347,7 @@ fn AliasCard(
                                     <th scope="col">"Provider"</th>
                                     <th scope="col" class="num">"Input"</th>
                                     <th scope="col" class="num">"Output"</th>
+                                    {with_context.then(|| view! { <th scope="col" class="num">"Context"</th> })}
                                 </tr>
                             </thead>
                             <tbody>{rows}</tbody>

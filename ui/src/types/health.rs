@@ -206,6 +206,84 @@ pub enum GpuStatus {
     Ok { gpus: Vec<GpuSample> },
 }
 
+/// A model switch on an Ollama server (`providers::residency::ModelSwitch`): a request
+/// answered by a model that was not loaded, timed by its first byte (loading included).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct ModelSwitch {
+    pub provider: String,
+    pub model: String,
+    /// Time to the first byte of the request that loaded it.
+    pub took_ms: f64,
+    pub at_ms: i64,
+    /// The models evicted to make room, when known.
+    pub unloaded: Vec<String>,
+}
+
+/// `GET /admin/api/gpu`: this machine's GPUs (tagged by `status`) and the recent model
+/// switches, newest first. `switches` is None from an engine that does not report them.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct GpuReport {
+    #[serde(flatten)]
+    pub gpu: GpuStatus,
+    #[serde(default)]
+    pub switches: Option<Vec<ModelSwitch>>,
+}
+
+/// One model's recent switches: how many, and their median time to first byte.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SwitchMedian {
+    pub provider: String,
+    pub model: String,
+    pub switches: usize,
+    pub median_ms: f64,
+}
+
+/// The median of `values` (the mean of the middle two for an even count); None when empty.
+/// Values that are not numbers are left out.
+pub fn median(values: &[f64]) -> Option<f64> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    Some(if v.len().is_multiple_of(2) {
+        (v[mid - 1] + v[mid]) / 2.0
+    } else {
+        v[mid]
+    })
+}
+
+/// Per provider and model, the median switch time over `switches`: slowest first (ties by
+/// name).
+pub fn switch_medians(switches: &[ModelSwitch]) -> Vec<SwitchMedian> {
+    let mut by_model: std::collections::BTreeMap<(&str, &str), Vec<f64>> = Default::default();
+    for s in switches {
+        by_model
+            .entry((s.provider.as_str(), s.model.as_str()))
+            .or_default()
+            .push(s.took_ms);
+    }
+    let mut out: Vec<SwitchMedian> = by_model
+        .into_iter()
+        .filter_map(|((provider, model), times)| {
+            Some(SwitchMedian {
+                provider: provider.to_string(),
+                model: model.to_string(),
+                switches: times.len(),
+                median_ms: median(&times)?,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.median_ms
+            .total_cmp(&a.median_ms)
+            .then_with(|| (&a.provider, &a.model).cmp(&(&b.provider, &b.model)))
+    });
+    out
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default)]
 pub struct CacheStats {

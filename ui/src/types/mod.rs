@@ -245,6 +245,118 @@ mod tests {
     }
 
     #[test]
+    fn gpu_report_carries_the_model_switches() {
+        let r: GpuReport = serde_json::from_str(
+            r#"{"status":"none","reason":"no NVIDIA driver","remote":[],
+               "switches":[{"provider":"local","model":"qwen3:8b","took_ms":2350.4,
+                 "at_ms":1795000000000,"unloaded":["llama3:8b"]},
+                {"provider":"local","model":"llama3:8b","took_ms":850.0,"at_ms":1794999990000}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            r.gpu,
+            GpuStatus::None {
+                reason: "no NVIDIA driver".into()
+            }
+        );
+        let s = r.switches.unwrap();
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].model, "qwen3:8b");
+        assert_eq!(s[0].took_ms, 2350.4);
+        assert_eq!(s[0].at_ms, 1_795_000_000_000);
+        assert_eq!(s[0].unloaded, vec!["llama3:8b".to_string()]);
+        assert!(s[1].unloaded.is_empty());
+
+        // With GPUs, and from an engine that does not report switches.
+        let r: GpuReport = serde_json::from_str(
+            r#"{"status":"ok","gpus":[{"index":0,"name":"NVIDIA H100","utilization_pct":37,
+               "memory_used_bytes":1,"memory_total_bytes":4}]}"#,
+        )
+        .unwrap();
+        let GpuStatus::Ok { gpus } = r.gpu else {
+            panic!()
+        };
+        assert_eq!(gpus[0].utilization_pct, 37);
+        assert_eq!(r.switches, None);
+        let r: GpuReport = serde_json::from_str(r#"{"status":"starting","switches":[]}"#).unwrap();
+        assert_eq!(r.gpu, GpuStatus::Starting);
+        assert_eq!(r.switches, Some(vec![]));
+    }
+
+    #[test]
+    fn switch_medians_per_model() {
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[3.0]), Some(3.0));
+        assert_eq!(median(&[5.0, 1.0, 3.0]), Some(3.0));
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(median(&[f64::NAN, 2.0]), Some(2.0));
+        let sw = |model: &str, took_ms: f64| ModelSwitch {
+            provider: "local".into(),
+            model: model.into(),
+            took_ms,
+            ..Default::default()
+        };
+        let m = switch_medians(&[
+            sw("a", 1000.0),
+            sw("b", 4000.0),
+            sw("a", 3000.0),
+            sw("a", 2000.0),
+            sw("b", 100.0),
+        ]);
+        assert_eq!(m.len(), 2);
+        assert_eq!(
+            (m[0].model.as_str(), m[0].switches, m[0].median_ms),
+            ("b", 2, 2050.0)
+        );
+        assert_eq!(
+            (m[1].model.as_str(), m[1].switches, m[1].median_ms),
+            ("a", 3, 2000.0)
+        );
+        assert!(switch_medians(&[]).is_empty());
+    }
+
+    #[test]
+    fn route_entries_say_their_context_window() {
+        let m: Models = serde_json::from_str(
+            r#"{"aliases":[{"name":"fast","route":[
+                 {"target":"local/qwen3:8b","context_tokens":32768,"context_source":"loaded"},
+                 {"target":"or/x","context_tokens":200000,"context_source":"listing"},
+                 {"target":"or/y","context_tokens":131072,"context_source":"config"},
+                 {"target":"or/z","context_tokens":4096,"context_source":"something-new"},
+                 {"target":"or/w","context_tokens":null,"context_source":null},
+                 {"target":"old/engine"}]}]}"#,
+        )
+        .unwrap();
+        let labels: Vec<_> = m.aliases[0]
+            .route
+            .iter()
+            .map(|e| e.context_label())
+            .collect();
+        let l = |a: &str, b: &str| Some((a.to_string(), b.to_string()));
+        assert_eq!(
+            labels[0],
+            l(
+                "32K",
+                "32,768 tokens — the context Ollama loaded the model with"
+            )
+        );
+        assert_eq!(
+            labels[1],
+            l("200K", "200,000 tokens — from the provider's model list")
+        );
+        assert_eq!(
+            labels[2],
+            l(
+                "128K",
+                "131,072 tokens — set by context_window in the config"
+            )
+        );
+        assert_eq!(labels[3], l("4K", "4,096 tokens"));
+        assert_eq!(labels[4], None);
+        assert_eq!(labels[5], None);
+    }
+
+    #[test]
     fn status_reads_the_engines_provider_health() {
         let p: ProviderStatus = serde_json::from_str(
             r#"{"name":"local","kind":"ollama","base_url":"http://x","local":true,"models_listed":1,

@@ -22,6 +22,34 @@ pub struct RouteEntry {
     pub input_usd_per_mtok: Option<f64>,
     #[serde(default)]
     pub output_usd_per_mtok: Option<f64>,
+    /// The entry's context window in tokens, where the engine knows it.
+    #[serde(default)]
+    pub context_tokens: Option<u64>,
+    /// Where that number comes from: `config` (the provider's `context_window:`), `loaded`
+    /// (the context Ollama loaded the model with) or `listing` (the provider's model list).
+    #[serde(default)]
+    pub context_source: Option<String>,
+}
+
+impl RouteEntry {
+    /// The context window as the Models page shows it: the compact size (`32K`) and the
+    /// tooltip (`32,768 tokens — from the provider's model list`); None when the engine sent
+    /// none.
+    pub fn context_label(&self) -> Option<(String, String)> {
+        let n = self.context_tokens?;
+        let exact = crate::format::plural(n as i64, "token", "tokens");
+        let from = match self.context_source.as_deref() {
+            Some("config") => Some("set by context_window in the config"),
+            Some("loaded") => Some("the context Ollama loaded the model with"),
+            Some("listing") => Some("from the provider's model list"),
+            _ => None,
+        };
+        let title = match from {
+            Some(f) => format!("{exact} — {f}"),
+            None => exact,
+        };
+        Some((crate::format::context_size(n), title))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
