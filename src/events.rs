@@ -37,6 +37,8 @@ pub enum Event {
     OnDown(OnDownRun),
     /// The quick switch changed the default alias or local-only mode.
     Routing(crate::switch::SwitchState),
+    /// The faces' preferences changed (notification mutes, start at login).
+    Preferences(crate::prefs::Preferences),
     /// The config file was read again and applied.
     ConfigReloaded(crate::engine::ReloadOutcome),
     /// The engine is shutting down.

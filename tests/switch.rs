@@ -357,3 +357,59 @@ models:
         "{route:?}"
     );
 }
+
+/// The faces' preferences (the UI's Settings page, the tray): notification mutes and start at
+/// login, saved in the database, announced as an event, refused with the known kinds named.
+#[tokio::test]
+async fn preferences_are_saved_announced_and_checked() {
+    let up = TestUpstream::start().await;
+    let db = support::temp_dir("prefs").join("lodestar.db");
+    let yaml = config(&up.url());
+    {
+        let p = Proxy::start_with_db(&yaml, db.clone()).await;
+        let v: Value = p.get("/admin/api/preferences").await.json().await.unwrap();
+        assert_eq!(v["notifications"]["provider"], true);
+        assert_eq!(v["notifications"]["model_load"], true);
+        assert_eq!(v["autostart"], Value::Null);
+        assert_eq!(v["saved"], false);
+        let mut rx = p.handle.subscribe();
+        let put = |body: Value| {
+            p.client
+                .put(format!("{}/admin/api/preferences", p.url))
+                .json(&body)
+                .send()
+        };
+        let r = put(json!({"notifications": {"provider": false}, "autostart": true}))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["notifications"]["provider"], false);
+        assert_eq!(v["notifications"]["budget_limit"], true, "others untouched");
+        assert_eq!(v["autostart"], true);
+        let announced = std::iter::from_fn(|| rx.try_recv().ok())
+            .any(|e| matches!(e, Event::Preferences(p) if !p.notifications["provider"]));
+        assert!(announced);
+        let r = put(json!({"notifications": {"sms": true}})).await.unwrap();
+        assert_eq!(r.status(), 400);
+        let e: Value = r.json().await.unwrap();
+        assert_eq!(e["error"]["param"], "notifications");
+        assert!(
+            e["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("budget_threshold, budget_limit, provider, model_load, on_down"),
+            "{e}"
+        );
+        p.handle.ledger().store().unwrap().flush().await;
+        p.handle.shutdown().await;
+    }
+    let p = Proxy::start_with_db(&yaml, db).await;
+    let v: Value = p.get("/admin/api/preferences").await.json().await.unwrap();
+    assert_eq!(
+        v["notifications"]["provider"], false,
+        "kept across a restart"
+    );
+    assert_eq!(v["saved"], true);
+    assert_eq!(v["autostart"], true);
+}

@@ -40,6 +40,10 @@ pub(crate) struct Shared {
     pub log_bodies: bool,
     pub started: Instant,
     pub reload: mpsc::Sender<ReloadRequest>,
+    /// The faces' preferences (notifications, start at login).
+    pub prefs: Arc<crate::prefs::FacePrefs>,
+    /// Which models the Ollama servers hold and the switches seen (kept across reloads).
+    pub residency: Arc<crate::providers::Residency>,
 }
 
 pub(crate) type ReloadRequest = oneshot::Sender<Result<ReloadOutcome, Vec<String>>>;
@@ -126,7 +130,7 @@ pub(crate) fn build(
             ..Default::default()
         });
     }
-    let residency = Arc::new(crate::providers::Residency::default());
+    let residency = shared.residency.clone();
     let state = Arc::new(AppState {
         dispatcher: Dispatcher::new(
             providers.clone(),
@@ -147,6 +151,7 @@ pub(crate) fn build(
         events: events.clone(),
         activity: crate::events::Activity::new(events.clone()),
         tracker: tracker.clone(),
+        prefs: shared.prefs.clone(),
         log_bodies: shared.log_bodies,
         started: shared.started,
         providers: providers.clone(),

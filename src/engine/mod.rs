@@ -193,6 +193,7 @@ impl Engine {
         }
 
         let (reload_tx, reload_rx) = mpsc::channel(4);
+        let store_for_prefs = store.clone();
         let shared = Arc::new(generation::Shared {
             events: events.clone(),
             tracker: tracker.clone(),
@@ -205,6 +206,11 @@ impl Engine {
             log_bodies: opts.log_bodies,
             started: Instant::now(),
             reload: reload_tx,
+            prefs: Arc::new(crate::prefs::FacePrefs::load(
+                store_for_prefs,
+                events.clone(),
+            )),
+            residency: Arc::new(crate::providers::Residency::default()),
         });
         let first = generation::build(&shared, config, false)?;
         let (router_tx, router_rx) = watch::channel(router(first.state.clone()));

@@ -48,6 +48,8 @@ pub(crate) struct AppState {
     pub events: broadcast::Sender<Event>,
     /// The models each Ollama server holds, as last seen, and the switches between them.
     pub residency: Arc<crate::providers::Residency>,
+    /// The faces' preferences (notifications, start at login).
+    pub prefs: Arc<crate::prefs::FacePrefs>,
     /// The engine's tasks (shutdown waits for them).
     pub tracker: tokio_util::task::TaskTracker,
     /// Finished requests, coalesced into `Event::Requests`.

@@ -67,3 +67,30 @@ pub(super) async fn reload(State(s): State<Arc<AppState>>) -> Response {
             .into_response(),
     }
 }
+
+/// `GET /admin/api/preferences`: the faces' preferences (notification mutes, start at login).
+pub(super) async fn preferences(State(s): State<Arc<AppState>>) -> Response {
+    Json(s.prefs.get()).into_response()
+}
+
+/// `PUT /admin/api/preferences`: `{"notifications": {"provider": false}}` and/or
+/// `{"autostart": true}`; only the fields given change.
+pub(super) async fn set_preferences(
+    State(s): State<Arc<AppState>>,
+    body: axum::body::Bytes,
+) -> Result<Response, super::super::ApiError> {
+    let change: crate::prefs::PreferencesChange = serde_json::from_slice(&body).map_err(|e| {
+        super::super::ApiError::bad_request(format!(
+            "the body must be JSON like {{\"notifications\": {{\"provider\": false}}, \
+                 \"autostart\": true}}: {e}"
+        ))
+    })?;
+    s.prefs
+        .set(change)
+        .map(|p| Json(p).into_response())
+        .map_err(|msg| {
+            let mut e = super::super::ApiError::bad_request(msg);
+            e.param = Some("notifications".into());
+            e
+        })
+}

@@ -34,6 +34,10 @@ pub(super) fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/admin/api/costs/timeseries", get(timeseries))
         .route("/admin/api/budgets", get(budgets))
         .route("/admin/api/projects", get(projects::list))
+        .route(
+            "/admin/api/preferences",
+            get(config::preferences).put(config::set_preferences),
+        )
         .route("/admin/api/projects/{name}", put(projects::set))
         .route("/admin/api/requests", get(requests))
         .route("/admin/api/cache", get(cache_stats).delete(cache_clear))
