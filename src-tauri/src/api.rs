@@ -216,6 +216,20 @@ impl AdminClient {
         serde_json::from_slice(&body).map_err(|e| format!("{url}: unexpected answer: {e}"))
     }
 
+    /// The faces' preferences the engine keeps (notification mutes, start at login).
+    pub async fn preferences(&self) -> Result<serde_json::Value, String> {
+        self.get("/admin/api/preferences").await
+    }
+
+    /// Change some of the engine's preferences (`{"notifications": {KIND: bool}}`,
+    /// `{"autostart": bool}`).
+    pub async fn set_preferences(&self, change: serde_json::Value) -> Result<(), String> {
+        let url = format!("{}/admin/api/preferences", self.base);
+        self.send_json(reqwest::Method::PUT, &url, change.to_string())
+            .await
+            .map(drop)
+    }
+
     /// Ask Ollama at `base_url` to unload `model` now (`keep_alive: 0`).
     pub async fn unload(&self, base_url: &str, model: &str) -> Result<(), String> {
         let url = format!("{}/api/generate", base_url.trim_end_matches('/'));

@@ -205,14 +205,32 @@ impl Controller {
                 (Connection::Failed { message }, None)
             }
         };
+        let api = api.map(Arc::new);
+        if let Some(a) = &api {
+            self.sync_preferences(a).await;
+        }
         {
             let mut inner = self.lock();
             inner.connection = Some(connection);
-            inner.api = api.map(Arc::new);
+            inner.api = api;
             pumps.push(tauri::async_runtime::spawn(self.clone().consume_events(rx)));
             inner.pumps = pumps;
         }
         self.wake.notify_one();
+    }
+
+    /// Agree with the engine on the preferences: take its own once it has any (the UI may have
+    /// changed them), else give it this app's (the first start with this engine).
+    async fn sync_preferences(&self, api: &AdminClient) {
+        match api.preferences().await {
+            Ok(engine) if engine["saved"] == true => self.prefs.adopt(&self.app, &engine),
+            Ok(_) => {
+                if let Err(e) = api.set_preferences(self.prefs.as_change(&self.app)).await {
+                    tracing::warn!("cannot save the preferences in the engine: {e}");
+                }
+            }
+            Err(e) => tracing::warn!("cannot read the engine's preferences: {e}"),
+        }
     }
 
     /// Refresh every `REFRESH`, or sooner when woken.
@@ -262,6 +280,9 @@ impl Controller {
             ) && let Some(api) = self.lock().api.clone()
             {
                 api.mark_spend_dirty();
+            }
+            if ev.kind == "preferences" {
+                self.prefs.adopt(&self.app, &ev.data);
             }
             if let Some(n) = Notice::from_event(&ev.kind, &ev.data) {
                 self.show_notice(n);
@@ -353,12 +374,22 @@ impl Controller {
                     self.copy(url);
                 }
             }
-            Action::ToggleAutostart => {
-                if let Err(e) = self.prefs.toggle_autostart(&self.app) {
-                    tracing::error!("{e}");
-                }
+            Action::ToggleAutostart => match self.prefs.toggle_autostart(&self.app) {
+                Ok(on) => self.call(api, move |a| async move {
+                    a.set_preferences(serde_json::json!({ "autostart": on }))
+                        .await
+                        .map(|()| None)
+                }),
+                Err(e) => tracing::error!("{e}"),
+            },
+            Action::ToggleNotice(k) => {
+                let on = self.prefs.toggle_notice(k);
+                self.call(api, move |a| async move {
+                    a.set_preferences(serde_json::json!({ "notifications": { k.key(): on } }))
+                        .await
+                        .map(|()| None)
+                });
             }
-            Action::ToggleNotice(k) => self.prefs.toggle_notice(k),
             Action::Retry => {
                 tauri::async_runtime::spawn(me.start_engine());
             }

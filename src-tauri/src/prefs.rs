@@ -62,9 +62,52 @@ impl Prefs {
             .collect()
     }
 
-    pub fn toggle_notice(&self, k: NoticeKind) {
+    /// Flip `k`; returns whether it is shown now.
+    pub fn toggle_notice(&self, k: NoticeKind) -> bool {
         let on = !self.notice_on(k);
         self.set_bool(&notice_key(k), on);
+        on
+    }
+
+    /// Take the engine's preferences (`GET /admin/api/preferences`: the UI and other faces
+    /// change them there): the notification mutes, and start at login once it was chosen.
+    pub fn adopt(&self, app: &AppHandle, engine: &serde_json::Value) {
+        for k in NoticeKind::ALL {
+            if let Some(on) = engine["notifications"][k.key()].as_bool()
+                && on != self.notice_on(k)
+            {
+                self.set_bool(&notice_key(k), on);
+            }
+        }
+        if let Some(want) = engine["autostart"].as_bool()
+            && self.autostart(app).is_some_and(|now| now != want)
+        {
+            let al = app.autolaunch();
+            let r = if want { al.enable() } else { al.disable() };
+            match r {
+                Ok(()) => self.set_bool(AUTOSTART, want),
+                Err(e) => tracing::warn!("cannot change start at login: {e}"),
+            }
+        }
+    }
+
+    /// What this app holds that the engine should keep (for an engine that never heard of
+    /// preferences: the first start after an update, or a fresh database).
+    pub fn as_change(&self, app: &AppHandle) -> serde_json::Value {
+        let notifications: serde_json::Map<String, serde_json::Value> = NoticeKind::ALL
+            .into_iter()
+            .map(|k| {
+                (
+                    k.key().to_string(),
+                    serde_json::Value::Bool(self.notice_on(k)),
+                )
+            })
+            .collect();
+        let mut v = serde_json::json!({ "notifications": notifications });
+        if let Some(on) = self.autostart(app) {
+            v["autostart"] = serde_json::Value::Bool(on);
+        }
+        v
     }
 
     /// Whether the app starts at login: what the OS says (the autostart entry exists), or

@@ -397,6 +397,17 @@ try:
     saved = wait_for(lambda: json.load(open(prefs)).get("notifications.budget_threshold")
                      is False, 5)
     check("muting a notification kind is saved in the app's preferences", t and saved)
+    ok = wait_for(lambda: http("GET", "/admin/api/preferences")[1]["notifications"]
+                  .get("budget_threshold") is False, 10)
+    check("... and in the engine's (the UI's Settings page reads them there)", ok)
+    status, _ = http("PUT", "/admin/api/preferences", {"notifications": {"budget_threshold": True}})
+    t = wait_for(lambda: (lambda t: t if (tray.find(t, "Budget thresholds") or {}).get(
+        "toggle_state") == 1 else None)(tray.dump()), 10)
+    check("unmuting it through the admin API (the UI) shows in the tray menu", status == 200 and t,
+          status)
+    tray.click("Budget thresholds crossed")
+    wait_for(lambda: http("GET", "/admin/api/preferences")[1]["notifications"]
+             .get("budget_threshold") is False, 10)
 
     # ------------------------------------------------------------ idle, window never opened
     time.sleep(2)
