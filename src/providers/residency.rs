@@ -95,9 +95,8 @@ impl Residency {
     }
 
     /// `provider` (an Ollama server) answered a request for `target` after `ttfb`. If the
-    /// model was not among those last seen loaded, that was a switch: record it, then read
-    /// `/api/ps` again (in the background) to learn what it evicted. Without a fresh loaded
-    /// set, only read it.
+    /// model was not among those last seen loaded (within `FRESH_FOR`), that was a switch:
+    /// record it, then read `/api/ps` again (in the background) to learn what it evicted.
     pub(crate) fn answered(self: &Arc<Self>, provider: &Arc<Provider>, t: &Target, ttfb: Duration) {
         let model = normal(&t.model);
         let before = {
@@ -105,25 +104,22 @@ impl Residency {
             let s = seen.entry(t.provider.clone()).or_default();
             let fresh = s.loaded.as_ref().filter(|(_, at)| at.elapsed() < FRESH_FOR);
             match fresh {
+                // Warm; or nothing fresh is known (no one read /api/ps lately: the status
+                // screen, the tray and the UI do), so no call is made on the request's behalf.
                 Some((names, _)) if names.contains(&model) => return,
+                None => return,
                 _ if s.refreshing => return,
                 Some((names, _)) => {
                     s.refreshing = true;
-                    Some(names.clone())
-                }
-                None => {
-                    s.refreshing = true;
-                    None
+                    names.clone()
                 }
             }
         };
-        if before.is_some() {
-            tracing::info!(
-                target = %t,
-                took_ms = ttfb.as_secs_f64() * 1000.0,
-                "model switch: the model was not loaded"
-            );
-        }
+        tracing::info!(
+            target = %t,
+            took_ms = ttfb.as_secs_f64() * 1000.0,
+            "model switch: the model was not loaded"
+        );
         let Ok(rt) = tokio::runtime::Handle::try_current() else {
             lock(&self.seen)
                 .entry(t.provider.clone())
@@ -142,7 +138,6 @@ impl Residency {
                     Self::note(s, models);
                 }
             }
-            let Some(before) = before else { return };
             let after: Vec<String> = match &now {
                 Ok(models) => models.iter().map(|m| normal(&m.name)).collect(),
                 Err(_) => before.clone(),
