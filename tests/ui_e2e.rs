@@ -8,7 +8,8 @@
 //! Projects page lists a project that requests named, and its Edit form sets that project's
 //! default alias in the engine; the Models page shows a route entry's context window (the one
 //! Ollama loaded the model with), and the GPU page lists a model switch (a request that waited
-//! for Ollama to load its model).
+//! for Ollama to load its model); the Settings page's "Desktop app" checkboxes change the
+//! engine's preferences (provider notifications muted, then shown again).
 //! Screenshots of each page go to `$LODESTAR_ARTIFACTS/ui` (default: target/artifacts/ui).
 //!
 //! Needs the built UI (`ui/build.sh`), node and chromium; scripts/test.sh provides them.
@@ -291,6 +292,20 @@ projects:
         "{text}"
     );
     assert_eq!(report["reloaded"], true);
+    // The Settings page muted provider notifications and showed them again: the engine has
+    // them shown, and saved.
+    assert_eq!(report["prefs_provider_toggled"], true, "{report}");
+    assert_eq!(report["prefs_autostart"], Value::Null, "{report}");
+    let prefs: Value = client
+        .get(format!("{url}/admin/api/preferences"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(prefs["notifications"]["provider"], true, "{prefs}");
+    assert_eq!(prefs["saved"], true, "{prefs}");
     assert_eq!(report["project_default"], "acme:smart", "{report}");
     assert_eq!(report["project_default_before"], "fast", "{report}");
     assert_eq!(report["project_configured"], true, "{report}");

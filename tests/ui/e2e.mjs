@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // End-to-end check of the web UI in headless Chromium, against a running engine that serves
 // it at /ui/. Loads every page, checks the Costs total, switches the default alias on the
-// Models page, measures the first paint of /ui/, and saves a screenshot of each page.
+// Models page, mutes and shows again a desktop notification kind on the Settings page (where
+// it has the "Desktop app" section; the engine's preferences must follow), measures the first
+// paint of /ui/, and saves a screenshot of each page.
 //
 //   node tests/ui/e2e.mjs <base-url> [screenshot-dir]
 //
@@ -465,6 +467,57 @@ async function main() {
     out.reloaded = true;
     log('settings: config reloaded');
     check();
+
+    // Settings, "Desktop app" (where the page has it): mute "Provider down / recovered" with a
+    // click, then show it again from the keyboard; the engine has each state.
+    if (await page.locator('[data-testid=desktop-prefs]').count()) {
+      const box = page.locator('[data-testid=pref-provider]');
+      await box.waitFor().catch(async () => fail(`the Settings page's "Desktop app" section shows no "Provider down / recovered" checkbox: ${(await page.locator('[data-testid=desktop-prefs]').innerText()).replace(/\s+/g, ' ')}`));
+      const label = (await page.locator('label[for=pref-provider]').innerText()).trim();
+      if (label !== 'Provider down / recovered') fail(`the provider notification checkbox is labelled "${label}"`);
+      const engine = () => page.evaluate(async () => {
+        const r = await fetch('/admin/api/preferences', { headers: { accept: 'application/json' } });
+        if (!r.ok) throw new Error(`GET /admin/api/preferences answered ${r.status}`);
+        return r.json();
+      });
+      const saved = async (want, how) => {
+        const note = page.locator('[data-testid=pref-provider-status]');
+        const text = want ? 'Shown' : 'Muted';
+        await page.waitForFunction((t) => {
+          const n = document.querySelector('[data-testid=pref-provider-status]');
+          return n && (n.textContent.trim() === t || n.getAttribute('role') === 'alert');
+        }, text).catch(async () => fail(`${how} the provider notification checkbox got no answer (note: ${await note.innerText()})`));
+        if ((await note.getAttribute('role')) === 'alert') fail(`${how} the provider notification checkbox failed: ${await note.innerText()}`);
+        if ((await box.isChecked()) !== want) fail(`after ${how} the provider notification checkbox, it is ${want ? 'not ' : ''}checked`);
+        const p = await engine();
+        if (p.notifications?.provider !== want) fail(`after ${how} the provider notification checkbox, the engine has notifications.provider = ${p.notifications?.provider}`);
+        return p;
+      };
+      if (!(await box.isChecked())) fail('the provider notification checkbox starts unchecked, though notifications are shown by default');
+      await box.uncheck();
+      const muted = await saved(false, 'unchecking');
+      for (const other of ['budget_threshold', 'budget_limit', 'model_load', 'on_down']) {
+        if (muted.notifications?.[other] !== true) fail(`unchecking "Provider down / recovered" changed notifications.${other} to ${muted.notifications?.[other]}`);
+      }
+      out.prefs_autostart = muted.autostart ?? null;
+      if (muted.autostart == null && await page.locator('[data-testid=autostart-unset]').count() !== 1) {
+        fail('start at login was never chosen, but the Settings page does not say "not chosen yet"');
+      }
+      const file = join(shots, 'settings-desktop-1280x800.png');
+      await page.locator('[data-testid=desktop-prefs]').scrollIntoViewIfNeeded();
+      await page.waitForTimeout(150);
+      await page.screenshot({ path: file });
+      out.screenshots.push(file);
+      // Back on, from the keyboard: the checkbox keeps the focus while it saves.
+      await box.focus();
+      await page.keyboard.press('Space');
+      await saved(true, 'pressing Space on');
+      const focused = await page.evaluate(() => document.activeElement?.getAttribute('data-testid'));
+      if (focused !== 'pref-provider') fail(`after saving, the focus is on ${focused || 'nothing'}, not the provider notification checkbox`);
+      out.prefs_provider_toggled = true;
+      log('settings: provider notifications muted and shown again, the engine agreeing each time');
+      check();
+    }
 
     // Providers: one the test stopped shows as down.
     const down = process.env.E2E_EXPECT_DOWN;

@@ -6,8 +6,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::types::{
-    ApiError, Budgets, CacheInfo, GpuReport, Models, ProjectSaved, ProjectSettings, Projects,
-    Requests, Routing, RoutingChange, Status, Summary, Timeseries,
+    ApiError, Budgets, CacheInfo, GpuReport, Models, Preferences, PreferencesChange, ProjectSaved,
+    ProjectSettings, Projects, Requests, Routing, RoutingChange, Status, Summary, Timeseries,
 };
 
 async fn read<T: DeserializeOwned>(
@@ -67,6 +67,16 @@ pub async fn config() -> Result<serde_json::Value, ApiError> {
 /// Read the config file again and apply it.
 pub async fn reload() -> Result<serde_json::Value, ApiError> {
     post("/admin/api/config/reload", &serde_json::json!({})).await
+}
+
+/// The desktop app's preferences (notifications shown, start at login).
+pub async fn preferences() -> Result<Preferences, ApiError> {
+    get("/admin/api/preferences").await
+}
+
+/// Change the fields `change` gives; the engine answers with all the preferences.
+pub async fn set_preferences(change: &PreferencesChange) -> Result<Preferences, ApiError> {
+    put("/admin/api/preferences", change).await
 }
 
 /// `key=value` pairs joined into a query string, values escaped.

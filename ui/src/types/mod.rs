@@ -194,11 +194,13 @@ pub struct Requests {
 mod error;
 mod health;
 mod models;
+mod prefs;
 mod projects;
 
 pub use error::*;
 pub use health::*;
 pub use models::*;
+pub use prefs::*;
 pub use projects::*;
 
 #[cfg(test)]
