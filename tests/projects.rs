@@ -30,6 +30,7 @@ projects:
   private: {{ local_only: true }}
   metered: {{ quotas: {{ requests_per_day: 2 }} }}
   wordy: {{ quotas: {{ tokens_per_day: 5 }} }}
+  capped: {{ budget: {{ period: day, usd: 0.000001, hard_limit_usd: 0.000001 }} }}
 "#
     )
 }
@@ -262,4 +263,100 @@ async fn the_admin_api_lists_projects_and_edits_their_settings() {
     );
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("  adhoc: { local_only: true }"), "{text}");
+}
+
+#[tokio::test]
+async fn a_projects_own_budget_limits_only_its_requests_and_is_edited_with_it() {
+    let up = TestUpstream::start().await;
+    let dir = support::temp_dir("projects-budget");
+    let path = dir.join("config.yml");
+    std::fs::write(&path, config(&up.url())).unwrap();
+    let cfg = lodestar::config::Config::load(
+        &lodestar::config::Located {
+            path: Some(path.clone()),
+            how: "test".into(),
+        },
+        &support::proxy::test_env,
+    )
+    .unwrap();
+    let capped = cfg
+        .budgets
+        .iter()
+        .find(|b| b.name == "capped (project)")
+        .expect("the project's budget is a budget");
+    assert_eq!(capped.project.as_deref(), Some("capped"));
+    let handle = lodestar::Engine::start(
+        cfg,
+        lodestar::EngineOptions {
+            listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+            database: Some(dir.join("lodestar.db")),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let p = Proxy {
+        url: handle.base_url(),
+        handle,
+        client: reqwest::Client::new(),
+    };
+    // The first priced request spends past the tiny hard limit; the next is refused (402),
+    // other projects are not.
+    assert_eq!(chat_as(&p, Some("capped"), "fast").await.status(), 200);
+    p.ledger_rows(1).await;
+    assert_eq!(chat_as(&p, Some("capped"), "fast").await.status(), 402);
+    assert_eq!(chat_as(&p, Some("acme"), "fast").await.status(), 200);
+
+    let v: Value = p.get("/admin/api/projects").await.json().await.unwrap();
+    let capped = v["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "capped")
+        .unwrap()
+        .clone();
+    assert_eq!(capped["budget"]["period"], "day", "{capped}");
+    assert_eq!(capped["budgets"][0]["budget"]["name"], "capped (project)");
+
+    // Set through the admin API: written into the project's line, applied at once.
+    let r = p
+        .client
+        .put(format!("{}/admin/api/projects/acme", p.url))
+        .json(&json!({"default": "smart", "budget": {"period": "month", "usd": 25, "hard_limit_usd": 30}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains(
+            "acme: { default: smart, budget: { period: month, usd: 25, hard_limit_usd: 30 } }"
+        ),
+        "{text}"
+    );
+    let v: Value = p.get("/admin/api/projects").await.json().await.unwrap();
+    let acme = v["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "acme")
+        .unwrap()
+        .clone();
+    let names: Vec<&str> = acme["budgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["budget"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["acme-month", "acme (project)"], "{acme}");
+    let r = p
+        .client
+        .put(format!("{}/admin/api/projects/acme", p.url))
+        .json(&json!({"budget": {"period": "month", "usd": -1}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["param"], "budget.usd", "{e}");
 }

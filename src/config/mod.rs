@@ -316,7 +316,7 @@ impl fmt::Display for Target {
 }
 
 /// A project's own settings: requests carrying `x-lodestar-project: NAME` use them.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Project {
     pub name: String,
     /// What `auto` means for this project (instead of `routing.default`).
@@ -324,6 +324,17 @@ pub struct Project {
     /// Only local providers serve this project (whatever the quick switch says).
     pub local_only: bool,
     pub quotas: Quotas,
+    /// `budget:`: becomes the budget `NAME (project)` with `project: NAME`.
+    pub budget: Option<ProjectBudget>,
+}
+
+/// A project's own budget (thresholds at 50, 80 and 100 %; at the hard limit, refused).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectBudget {
+    pub period: crate::ledger::Period,
+    pub usd: f64,
+    pub hard_limit_usd: Option<f64>,
 }
 
 /// Per-project limits, counted per local calendar day.

@@ -324,6 +324,16 @@ pub(crate) struct RawProject {
     pub local_only: Option<bool>,
     #[serde(default)]
     pub quotas: RawQuotas,
+    pub budget: Option<RawProjectBudget>,
+}
+
+/// `projects.NAME.budget`: a budget for this project's requests.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawProjectBudget {
+    pub period: crate::ledger::Period,
+    pub usd: f64,
+    pub hard_limit_usd: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -180,6 +180,7 @@ mod tests {
                 requests_per_day: requests,
                 tokens_per_day: tokens,
             },
+            budget: None,
         }
     }
 

@@ -113,8 +113,9 @@ pub(super) fn check(
         })
         .unwrap_or_default();
     let storage = c.storage(section("storage"));
-    let budgets = c.budgets(section("budgets"), &declared_aliases);
+    let mut budgets = c.budgets(section("budgets"), &declared_aliases);
     let projects = c.projects(section("projects"), &declared_aliases);
+    budgets.extend(projects.iter().filter_map(projects::project_budget));
     let cache = c.cache(section("cache"));
     let health = c.health(section("health"));
     let gpus = c.gpus(section("gpus"));

@@ -5,7 +5,22 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::super::raw::RawProject;
-use super::super::{Project, Quotas};
+use super::super::{Project, ProjectBudget, Quotas};
+use crate::ledger::{BudgetConfig, OnExceeded};
+
+/// The budget a project's `budget:` becomes (`NAME (project)`).
+pub(crate) fn project_budget(p: &Project) -> Option<BudgetConfig> {
+    let b = p.budget?;
+    Some(BudgetConfig {
+        name: format!("{} (project)", p.name),
+        period: b.period,
+        usd: b.usd,
+        thresholds: vec![50.0, 80.0, 100.0],
+        hard_limit_usd: b.hard_limit_usd,
+        on_exceeded: OnExceeded::Reject,
+        project: Some(p.name.clone()),
+    })
+}
 use super::Checker;
 
 /// What a project name may be (what `x-lodestar-project` accepts).
@@ -60,6 +75,24 @@ impl Checker<'_> {
                     bad = true;
                 }
             }
+            if let Some(b) = &p.budget {
+                if !(b.usd > 0.0 && b.usd.is_finite()) {
+                    self.error(
+                        &format!("{key}.budget.usd"),
+                        "must be a positive amount of USD",
+                    );
+                    bad = true;
+                }
+                if b.hard_limit_usd
+                    .is_some_and(|h| !(h > 0.0 && h.is_finite()))
+                {
+                    self.error(
+                        &format!("{key}.budget.hard_limit_usd"),
+                        "must be a positive amount of USD (leave it out for alerts only)",
+                    );
+                    bad = true;
+                }
+            }
             if bad {
                 continue;
             }
@@ -71,6 +104,11 @@ impl Checker<'_> {
                     requests_per_day: p.quotas.requests_per_day,
                     tokens_per_day: p.quotas.tokens_per_day,
                 },
+                budget: p.budget.map(|b| ProjectBudget {
+                    period: b.period,
+                    usd: b.usd,
+                    hard_limit_usd: b.hard_limit_usd,
+                }),
             });
         }
         out

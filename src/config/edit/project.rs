@@ -8,6 +8,7 @@ pub struct ProjectSettings {
     pub default: Option<String>,
     pub local_only: bool,
     pub quotas: crate::config::Quotas,
+    pub budget: Option<crate::config::ProjectBudget>,
 }
 
 /// `s` as a plain scalar when it reads back as the same string (`fast`, `gpt-4o`), else quoted.
@@ -40,6 +41,17 @@ fn project_line(name: &str, p: &ProjectSettings) -> String {
     }
     if !q.is_empty() {
         parts.push(format!("quotas: {{ {} }}", q.join(", ")));
+    }
+    if let Some(b) = &p.budget {
+        let limit = b
+            .hard_limit_usd
+            .map(|h| format!(", hard_limit_usd: {h}"))
+            .unwrap_or_default();
+        parts.push(format!(
+            "budget: {{ period: {}, usd: {}{limit} }}",
+            b.period.as_str(),
+            b.usd
+        ));
     }
     if parts.is_empty() {
         format!("{name}: {{}}")

@@ -1,7 +1,7 @@
 //! Projects for the UI's Projects page: `GET /admin/api/projects` (every configured project and
 //! every project seen in the ledger in the last 30 days: settings, today's and this month's
 //! requests, tokens and spend, quota use, their budgets) and `PUT /admin/api/projects/{name}`
-//! (`{default, local_only, quotas}`: the project's settings, replacing what the file had; the
+//! (`{default, local_only, quotas, budget}`: the project's settings, replacing what the file had; the
 //! config file is edited line by line, comments kept, checked by the real loader, written,
 //! and the engine reloads). Errors carry `param` = `name`, `default` or `quotas.*`.
 
@@ -118,6 +118,7 @@ pub(super) async fn list(State(s): State<Arc<AppState>>) -> Result<Response, Api
                 "default": cfg.and_then(|p| p.default.clone()),
                 "local_only": cfg.is_some_and(|p| p.local_only),
                 "quotas": cfg.map(|p| p.quotas).unwrap_or_default(),
+                "budget": cfg.and_then(|p| p.budget),
                 "quota_use": s.ledger.quotas().today_use(name),
                 "today": today,
                 "month": month,
@@ -137,6 +138,8 @@ struct Body {
     local_only: bool,
     #[serde(default)]
     quotas: BodyQuotas,
+    #[serde(default)]
+    budget: Option<crate::config::ProjectBudget>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -164,6 +167,9 @@ fn project_error(name: &str, errors: &ConfigErrors) -> ApiError {
         "default" => "default",
         "quotas.requests_per_day" => "quotas.requests_per_day",
         "quotas.tokens_per_day" => "quotas.tokens_per_day",
+        "budget.usd" => "budget.usd",
+        "budget.hard_limit_usd" => "budget.hard_limit_usd",
+        "budget" | "budget.period" => "budget",
         "local_only" => "local_only",
         _ => "name",
     };
@@ -195,6 +201,7 @@ pub(super) async fn set(
             requests_per_day: body.quotas.requests_per_day,
             tokens_per_day: body.quotas.tokens_per_day,
         },
+        budget: body.budget,
     };
     let path = config_path(&s)?;
     let text = std::fs::read_to_string(&path)
