@@ -360,3 +360,46 @@ async fn a_projects_own_budget_limits_only_its_requests_and_is_edited_with_it() 
     let e: Value = r.json().await.unwrap();
     assert_eq!(e["error"]["param"], "budget.usd", "{e}");
 }
+
+/// The Costs page's "saved by local routing": tokens a local entry answered, priced as the
+/// alias's first priced cloud entry (aliases without one are left out).
+#[tokio::test]
+async fn local_routing_savings_are_priced_as_the_aliases_cloud_entry() {
+    let up = TestUpstream::start().await;
+    let u = up.url();
+    let p = Proxy::start(&format!(
+        r#"
+health: {{ probe_interval: 0s }}
+providers:
+  local: {{ kind: ollama, base_url: "{u}", discover_models: false }}
+  cloud: {{ kind: openai, base_url: "{u}/v1", pass_client_key: true, discover_models: false,
+           prices: {{ "*": {{ input: 1000, output: 2000 }} }} }}
+models:
+  hybrid: {{ route: [local/llama, cloud/gpt] }}
+  onlylocal: {{ route: [local/llama2] }}
+"#
+    ))
+    .await;
+    for alias in ["hybrid", "hybrid", "onlylocal"] {
+        assert_eq!(chat_as(&p, None, alias).await.status(), 200);
+    }
+    p.ledger_rows(3).await;
+    let v: Value = p
+        .get("/admin/api/costs/summary?period=today")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ls = &v["local_savings"];
+    // Each request: 2 words in, 3 out ("echo: hello there") → 2×$0.001 + 3×$0.002.
+    let want = 2.0 * (2.0 * 1000.0 + 3.0 * 2000.0) / 1e6;
+    assert!(
+        (ls["saved_usd"].as_f64().unwrap() - want).abs() < 1e-9,
+        "{ls}"
+    );
+    assert_eq!(ls["requests"], 2);
+    assert_eq!(ls["by_alias"][0]["alias"], "hybrid");
+    assert_eq!(ls["by_alias"][0]["priced_as"], "cloud/gpt");
+    assert_eq!(ls["by_alias"].as_array().unwrap().len(), 1, "{ls}");
+    assert_eq!(v["total"]["cost_usd"], 0.0, "nothing was spent");
+}

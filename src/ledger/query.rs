@@ -126,7 +126,7 @@ fn key_sql(g: GroupBy) -> String {
 }
 
 /// The hours `[since, until)` cover, rounded out to whole hours.
-fn hours(since_ms: i64, until_ms: i64) -> (i64, i64) {
+pub fn hours(since_ms: i64, until_ms: i64) -> (i64, i64) {
     (
         since_ms.div_euclid(3_600_000),
         (until_ms + 3_599_999).div_euclid(3_600_000),

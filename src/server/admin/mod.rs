@@ -21,6 +21,7 @@ mod events;
 mod projects;
 mod providers;
 mod routing;
+mod savings;
 mod state;
 
 use super::{ApiError, AppState};
@@ -255,11 +256,18 @@ async fn summary(State(s): State<Arc<AppState>>, q: Query<Range>) -> Result<Resp
     let g = group_by(q.group_by.as_deref(), GroupBy::Model)?;
     let project = q.project.clone();
     let store = store_of(&s)?;
-    let out = store
-        .read(move |c| query::summary(c, since, until, g, project.as_deref()))
+    let (out, local) = store
+        .read(move |c| {
+            let out = query::summary(c, since, until, g, project.as_deref())?;
+            let (h0, h1) = query::hours(since, until);
+            let local = savings::local_rows(c, h0, h1, project.as_deref())?;
+            Ok((out, local))
+        })
         .await
         .map_err(internal)?;
-    Ok(Json(out).into_response())
+    let mut v = serde_json::to_value(out).unwrap_or_default();
+    v["local_savings"] = json!(savings::price(&s, local));
+    Ok(Json(v).into_response())
 }
 
 async fn timeseries(State(s): State<Arc<AppState>>, q: Query<Range>) -> Result<Response, ApiError> {
