@@ -312,6 +312,21 @@ fn CostBody(data: CostData, v: View) -> impl IntoView {
         .find(|g| g.0 == v.group)
         .map_or("Group", |g| g.1);
     let total_cost = t.cost_usd;
+    // What the local answers would have cost at each alias's cloud entry.
+    let local = summary.local_savings.clone();
+    let local_note = match local.by_alias.first() {
+        Some(top) => format!(
+            "{} answered locally; priced as {}{}",
+            format::plural(local.requests, "request", "requests"),
+            top.priced_as,
+            if local.by_alias.len() > 1 {
+                " and others"
+            } else {
+                ""
+            }
+        ),
+        None => "no local answer on a route with a priced cloud entry".to_string(),
+    };
     let rows = summary
         .groups
         .iter()
@@ -337,6 +352,7 @@ fn CostBody(data: CostData, v: View) -> impl IntoView {
             <Stat label="Input tokens" value=format::tokens(t.input_tokens) note=format!("{} cached reads", format::tokens(t.cache_read_tokens)) />
             <Stat label="Output tokens" value=format::tokens(t.output_tokens) note=format!("{} reasoning", format::tokens(t.reasoning_tokens)) />
             <Stat label="Cache saved" value=format::usd(t.saved_usd) note=format::plural(t.cache_hits, "cache hit", "cache hits") testid="cost-saved" />
+            <Stat label="Local routing saved" value=format::usd(local.saved_usd) note=local_note testid="cost-local-saved" />
         </div>
         <section class="card">
             <header class="card-head">

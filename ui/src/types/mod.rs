@@ -41,6 +41,27 @@ pub struct Summary {
     pub total: Totals,
     #[serde(default)]
     pub groups: Vec<Group>,
+    /// What routing to local models saved (absent from older engines).
+    #[serde(default)]
+    pub local_savings: LocalSavings,
+}
+
+/// Local answers priced as their alias's first priced cloud entry.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct LocalSavings {
+    pub saved_usd: f64,
+    pub requests: i64,
+    pub by_alias: Vec<AliasSaving>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct AliasSaving {
+    pub alias: String,
+    pub priced_as: String,
+    pub requests: i64,
+    pub saved_usd: f64,
 }
 
 /// One bucket of one group (`ledger::query::Point`).
@@ -221,6 +242,14 @@ mod tests {
         assert_eq!(s.groups[0].key, "openai/gpt-4o-mini");
         assert_eq!(s.groups[0].totals.input_tokens, 30);
         assert_eq!(s.groups[0].totals.saved_usd, 0.0);
+        assert_eq!(s.local_savings, LocalSavings::default(), "absent: none");
+        let s: Summary = serde_json::from_str(
+            r#"{"since_ms":1,"until_ms":2,"local_savings":{"saved_usd":0.5,"requests":7,
+                "by_alias":[{"alias":"fast","priced_as":"openai/gpt-4o-mini","requests":7,"saved_usd":0.5}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(s.local_savings.requests, 7);
+        assert_eq!(s.local_savings.by_alias[0].priced_as, "openai/gpt-4o-mini");
     }
 
     #[test]
