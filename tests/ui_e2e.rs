@@ -6,7 +6,7 @@
 //! a provider with a bad URL shows the error next to the URL field and writes nothing; a
 //! route edited on the Models page is written to the file and routes the next request; the
 //! Projects page lists a project that requests named, and its Edit form sets that project's
-//! default alias in the engine; the Models page shows a route entry's context window (the one
+//! default alias and a budget of $25 per month in the engine (the card shows the budget); the Models page shows a route entry's context window (the one
 //! Ollama loaded the model with), and the GPU page lists a model switch (a request that waited
 //! for Ollama to load its model); the Settings page's "Desktop app" checkboxes change the
 //! engine's preferences (provider notifications muted, then shown again).
@@ -317,6 +317,25 @@ projects:
             .contains("lots"),
         "{report}"
     );
+    // A budget period without an amount was refused by the amount's field; then the budget
+    // was set, and the card says so.
+    assert!(
+        report["project_budget_error"]
+            .as_str()
+            .unwrap()
+            .contains("per month"),
+        "{report}"
+    );
+    assert_eq!(
+        report["project_budget"], "Budget: $25 / month, no hard limit",
+        "{report}"
+    );
+    assert_eq!(
+        report["project_budget_usd"].as_f64(),
+        Some(25.0),
+        "{report}"
+    );
+    assert_eq!(report["project_budget_period"], "month", "{report}");
     // The engine has the project's new default.
     let projects: Value = client
         .get(format!("{url}/admin/api/projects"))
@@ -334,6 +353,23 @@ projects:
         .unwrap_or_else(|| panic!("no acme in {projects}"));
     assert_eq!(acme["default"], "smart", "{projects}");
     assert_eq!(acme["configured"], true, "{projects}");
+    // And its budget, which is one of its budgets now, written into its line.
+    assert_eq!(acme["budget"]["usd"].as_f64(), Some(25.0), "{projects}");
+    assert_eq!(acme["budget"]["period"], "month", "{projects}");
+    assert_eq!(acme["budget"]["hard_limit_usd"], Value::Null, "{projects}");
+    assert!(
+        acme["budgets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["budget"]["name"] == "acme (project)"),
+        "{projects}"
+    );
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(
+        text.contains("acme: { default: smart, budget: { period: month, usd: 25 } }"),
+        "{text}"
+    );
     assert!(
         up.get_calls("/api/generate") > generates_before,
         "the Unload button reached Ollama"

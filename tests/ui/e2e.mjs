@@ -23,8 +23,10 @@
 //                       page must show, with the exact count in its tooltip
 //   E2E_EXPECT_SWITCH   a model the GPU page's "Model switches" table must list
 //   E2E_PROJECT         name:alias — the Projects page must list project `name`; its Edit form
-//                       refuses a quota that is not a number (by the field, sending nothing),
-//                       then makes `alias` its default, and the list shows it (also after a reload)
+//                       refuses a quota that is not a number and a budget period without an
+//                       amount (by the field, sending nothing), then makes `alias` its default
+//                       and gives it a budget of $25 per month (no hard limit), and the list
+//                       shows both (also after a reload), as does the engine's project list
 //   E2E_ADD_PROVIDER=1  try the Providers page's "Add a provider" form with a bad URL (the
 //                       error must show next to the URL field) and "Test connection" on a dead one
 //   LODESTAR_NPM_DIR    where playwright-core is installed if missing (default ~/.cache/lodestar-npm)
@@ -369,8 +371,9 @@ async function main() {
     }
 
     // Projects: the project is listed; its Edit form (focused when it opens) refuses a quota
-    // that is not a number without asking the engine, then sets its default alias
-    // (E2E_PROJECT=name:alias), which the list then shows, also after a reload.
+    // that is not a number and a budget period without an amount without asking the engine,
+    // then sets its default alias (E2E_PROJECT=name:alias) and a budget of $25 per month,
+    // which the list then shows, also after a reload, and the engine has.
     const project = process.env.E2E_PROJECT;
     if (project) {
       const [name, alias] = project.split(/:(.*)/s);
@@ -407,6 +410,26 @@ async function main() {
       await tokens.fill(tokensBefore);
       await form.locator('[data-testid=project-error-tokens]').waitFor({ state: 'detached' })
         .catch(() => fail('correcting the tokens-per-day quota did not clear its error'));
+      // A budget period without an amount: refused by the amount's field, nothing sent.
+      const period = form.locator('[data-testid=project-budget-period]');
+      const budgetUsd = form.locator('[data-testid=project-budget-usd]');
+      const periods = await period.locator('option').evaluateAll((os) => os.map((o) => o.value));
+      if (!periods.includes('') || !periods.includes('month')) fail(`project ${name}'s budget period offers ${periods.map((p) => p || 'none').join(', ')}, not none and month`);
+      await period.selectOption('month');
+      await budgetUsd.fill('');
+      await form.locator('[data-testid=project-budget-hard-limit]').fill('');
+      await form.locator('[data-testid=project-save]').click();
+      const budgetError = form.locator('[data-testid=project-error-budget-usd]');
+      await budgetError.waitFor()
+        .catch(() => fail('a budget per month with no amount showed no error by the amount field'));
+      out.project_budget_error = (await budgetError.innerText()).trim();
+      await page.waitForTimeout(200);
+      if (puts !== 0) fail(`a budget per month with no amount was sent to the engine (${puts} PUT)`);
+      const budgetFocused = await page.evaluate(() => document.activeElement && document.activeElement.dataset.testid);
+      if (budgetFocused !== 'project-budget-usd') fail(`the budget amount's error did not move the focus to that field (focus is on ${budgetFocused || 'nothing'})`);
+      await budgetUsd.fill('25');
+      await budgetError.waitFor({ state: 'detached' })
+        .catch(() => fail('typing a budget amount did not clear its error'));
       // The default alias, from the aliases the engine has.
       const select = form.locator('[data-testid=project-default-select]');
       const offered = await select.locator('option').evaluateAll((os) => os.map((o) => o.value).filter(Boolean));
@@ -431,16 +454,39 @@ async function main() {
         const d = document.querySelector(`[data-testid="project-default-${n}"]`);
         return d && d.textContent.trim() === a;
       }, [name, alias]).catch(async () => fail(`after saving, project ${name}'s default shows ${await shown()}, not ${alias}`));
+      // The budget setting on the card, and its status among the card's budgets.
+      const budgetShown = () => page.locator(`[data-testid="project-budget-setting-${name}"]`).innerText().then((t) => t.replace(/\s+/g, ' ').trim());
+      const wantBudget = '$25 / month';
+      await page.waitForFunction(([n, w]) => {
+        const b = document.querySelector(`[data-testid="project-budget-setting-${n}"]`);
+        return b && b.textContent.includes(w);
+      }, [name, wantBudget]).catch(async () => fail(`after saving, project ${name}'s card says "${await budgetShown().catch(() => 'nothing')}", not a budget of ${wantBudget}`));
+      await page.locator(`[data-testid="project-card-${name}"] [data-testid="project-budget-${name} (project)"]`).waitFor()
+        .catch(() => fail(`after saving, project ${name}'s card lists no budget "${name} (project)"`));
       out.project_saved_note = await page.locator('[data-testid=project-saved]').innerText().catch(() => null);
       await page.reload();
       await waitFor('projects', `[data-testid="project-card-${name}"]`);
       const after = await shown();
       if (after !== alias) fail(`after saving project ${name}'s default as ${alias} and reloading, the list shows ${after}`);
+      out.project_budget = await budgetShown();
+      if (!out.project_budget.includes(wantBudget)) fail(`after saving project ${name}'s budget and reloading, its card says "${out.project_budget}"`);
+      // The engine has it.
+      const listed = await page.evaluate(async () => {
+        const r = await fetch('/admin/api/projects', { headers: { accept: 'application/json' } });
+        if (!r.ok) throw new Error(`GET /admin/api/projects answered ${r.status}`);
+        return r.json();
+      });
+      const engineBudget = (listed.projects || []).find((p) => p.name === name)?.budget;
+      if (!engineBudget || engineBudget.usd !== 25 || engineBudget.period !== 'month' || engineBudget.hard_limit_usd != null) {
+        fail(`after saving, the engine has project ${name}'s budget as ${JSON.stringify(engineBudget)}, not $25 per month without a hard limit`);
+      }
+      out.project_budget_usd = engineBudget.usd;
+      out.project_budget_period = engineBudget.period;
       const file = join(shots, 'projects-edited-1280x800.png');
       await page.screenshot({ path: file, fullPage: true });
       out.screenshots.push(file);
       out.project_default = `${name}:${alias}`;
-      log(`projects: ${name}'s default ${out.project_default_before} -> ${alias}; bad quota refused: ${out.project_quota_error}`);
+      log(`projects: ${name}'s default ${out.project_default_before} -> ${alias}, ${out.project_budget}; bad quota refused: ${out.project_quota_error}; budget without amount refused: ${out.project_budget_error}`);
       check();
     }
 

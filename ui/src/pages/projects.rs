@@ -1,9 +1,10 @@
 //! Projects: every project the config names or the ledger has seen (requests carrying
-//! `x-lodestar-project: NAME`), with its default alias, local-only setting, spend today and
-//! this month, its daily quotas' use and its budgets; and per project a form that sets those
-//! (`PUT /admin/api/projects/{name}`: the engine writes the config file and applies it). The
-//! engine's refusals show next to the field they name; a quota that is not a number is refused
-//! here, by its field, without asking the engine.
+//! `x-lodestar-project: NAME`), with its default alias, local-only setting, its own budget
+//! setting, spend today and this month, its daily quotas' use and its budgets; and per project
+//! a form that sets those (`PUT /admin/api/projects/{name}`: the engine writes the config file
+//! and applies it). The engine's refusals show next to the field they name; a quota or budget
+//! amount that is not a number (or a budget period without an amount) is refused here, by its
+//! field, without asking the engine.
 
 use leptos::html;
 use leptos::prelude::*;
@@ -14,7 +15,9 @@ use crate::chart;
 use crate::components::{BudgetBar, Loading, Meter, Stat, or_error};
 use crate::format;
 use crate::hooks::{page_hidden, use_interval};
-use crate::types::{ApiError, BudgetEntry, Project, ProjectForm, QuotaKind, project_field};
+use crate::types::{
+    ApiError, BUDGET_PERIODS, BudgetEntry, Project, ProjectForm, QuotaKind, project_field,
+};
 
 /// Where a form's save stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,7 +60,7 @@ pub fn ProjectsPage() -> impl IntoView {
                 <h1>"Projects"</h1>
                 <p class="muted">
                     "Requests carrying the header " <code>"x-lodestar-project: NAME"</code>
-                    " belong to project NAME: its own default alias, local-only setting and daily quotas apply to them, and their spend is counted apart."
+                    " belong to project NAME: its own default alias, local-only setting, daily quotas and budget apply to them, and their spend is counted apart."
                 </p>
             </header>
             {move || saved.get().map(|m| view! { <p class="field-note ok" role="status" data-testid="project-saved">{m}</p> })}
@@ -91,7 +94,7 @@ fn how_to() -> impl IntoView {
                 "Settings of its own: name it under " <code>"projects:"</code>
                 " in the config (or save a seen project's form here, which writes it there):"
                 <pre class="code">
-                    "projects:\n  acme:\n    default: smart\n    local_only: false\n    quotas: { requests_per_day: 500, tokens_per_day: 2000000 }"
+                    "projects:\n  acme:\n    default: smart\n    local_only: false\n    quotas: { requests_per_day: 500, tokens_per_day: 2000000 }\n    budget: { period: month, usd: 50, hard_limit_usd: 60 }"
                 </pre>
             </li>
         </ul>
@@ -179,6 +182,10 @@ fn ProjectCard(
         }
         .into_any(),
     };
+    let budget_setting = match &p.budget {
+        Some(b) => view! { <b>{b.text()}</b> }.into_any(),
+        None => view! { <span class="muted">"none of its own"</span> }.into_any(),
+    };
     let quotas = p.quota_lines();
     let quota_view = if quotas.is_empty() {
         view! { <p class="muted small">"No daily quotas."</p> }.into_any()
@@ -233,6 +240,7 @@ fn ProjectCard(
                 </button>
             </header>
             <p class="project-default">"Default alias (what " <code>"auto"</code> " means for its requests): " {default}</p>
+            <p class="project-budget-setting" data-testid=format!("project-budget-setting-{name}")>"Budget: " {budget_setting}</p>
             {(!p.configured).then(|| view! {
                 <p class="muted small">"Seen in requests only: the config has no settings for it. Saving its form adds it under " <code>"projects:"</code> "."</p>
             })}
@@ -319,6 +327,11 @@ fn ProjectEditor(
     let local_only = RwSignal::new(initial.local_only);
     let requests = RwSignal::new(initial.requests_per_day.clone());
     let tokens = RwSignal::new(initial.tokens_per_day.clone());
+    let period = RwSignal::new(initial.budget_period.clone());
+    let budget_usd = RwSignal::new(initial.budget_usd.clone());
+    let hard_limit = RwSignal::new(initial.budget_hard_limit.clone());
+    // Without a period there is no budget: its amounts wait, greyed, and are not sent.
+    let no_budget = move || period.with(|p| p.trim().is_empty());
     let save = RwSignal::new(Save::Idle);
     let busy = move || save.get() == Save::Busy;
     // Editing a field takes back the complaint about the last try.
@@ -331,6 +344,9 @@ fn ProjectEditor(
     let select_ref = NodeRef::<html::Select>::new();
     let requests_ref = NodeRef::<html::Input>::new();
     let tokens_ref = NodeRef::<html::Input>::new();
+    let period_ref = NodeRef::<html::Select>::new();
+    let usd_ref = NodeRef::<html::Input>::new();
+    let hard_ref = NodeRef::<html::Input>::new();
     // Keyboard users land in the form when it opens.
     select_ref.on_load(|el| {
         let _ = el.focus();
@@ -340,6 +356,9 @@ fn ProjectEditor(
             Some("default") => select_ref.get_untracked().map(|e| e.focus()),
             Some("quotas.requests_per_day") => requests_ref.get_untracked().map(|e| e.focus()),
             Some("quotas.tokens_per_day") => tokens_ref.get_untracked().map(|e| e.focus()),
+            Some("budget") => period_ref.get_untracked().map(|e| e.focus()),
+            Some("budget.usd") => usd_ref.get_untracked().map(|e| e.focus()),
+            Some("budget.hard_limit_usd") => hard_ref.get_untracked().map(|e| e.focus()),
             _ => None,
         };
     };
@@ -385,6 +404,9 @@ fn ProjectEditor(
                 local_only: local_only.get_untracked(),
                 requests_per_day: requests.get_untracked(),
                 tokens_per_day: tokens.get_untracked(),
+                budget_period: period.get_untracked(),
+                budget_usd: budget_usd.get_untracked(),
+                budget_hard_limit: hard_limit.get_untracked(),
             };
             let body = match form.settings() {
                 Ok(b) => b,
@@ -469,6 +491,32 @@ fn ProjectEditor(
         error_id(Some("default")),
         error_id(Some("quotas.requests_per_day")),
         error_id(Some("quotas.tokens_per_day")),
+    );
+
+    // The budget's period: none, then the engine's periods; one the engine sent that this
+    // list lacks stays offered so that saving does not change it.
+    let current_period = initial.budget_period.clone();
+    let mut periods: Vec<String> = BUDGET_PERIODS.iter().map(|p| p.to_string()).collect();
+    if !current_period.is_empty() && !periods.contains(&current_period) {
+        periods.push(current_period.clone());
+    }
+    let period_options = periods
+        .into_iter()
+        .map(|p| {
+            let selected = p == current_period;
+            view! { <option value=p.clone() selected=selected>{format!("per {p}")}</option> }
+        })
+        .collect_view();
+    let (per_id, usd_id, hard_id) = (
+        id("budget-period"),
+        id("budget-usd"),
+        id("budget-hard-limit"),
+    );
+    let (per_for, usd_for, hard_for) = (per_id.clone(), usd_id.clone(), hard_id.clone());
+    let (e_per, e_usd, e_hard) = (
+        error_id(Some("budget")),
+        error_id(Some("budget.usd")),
+        error_id(Some("budget.hard_limit_usd")),
     );
     view! {
         <form
@@ -555,8 +603,72 @@ fn ProjectEditor(
                     "Local only"
                 </label>
             </div>
+            <div class="toolbar" role="group" aria-label="Budget">
+                <div class="field-col">
+                    <label for=per_for>"Budget"</label>
+                    <select
+                        id=per_id
+                        node_ref=period_ref
+                        data-testid="project-budget-period"
+                        aria-describedby=e_per
+                        aria-invalid=move || if failed_on(Some("budget"))() { "true" } else { "false" }
+                        on:change=move |ev| {
+                            period.set(event_target_value(&ev));
+                            edited();
+                        }
+                    >
+                        <option value="" selected=current_period.is_empty()>"none"</option>
+                        {period_options}
+                    </select>
+                    {note(Some("budget"), "project-error-budget".into())}
+                </div>
+                <div class="field-col">
+                    <label for=usd_for>"Amount (USD)"</label>
+                    <input
+                        type="text"
+                        inputmode="decimal"
+                        autocomplete="off"
+                        id=usd_id
+                        node_ref=usd_ref
+                        placeholder="like 50"
+                        data-testid="project-budget-usd"
+                        disabled=no_budget
+                        aria-describedby=e_usd
+                        aria-invalid=move || if failed_on(Some("budget.usd"))() { "true" } else { "false" }
+                        prop:value=move || budget_usd.get()
+                        on:input=move |ev| {
+                            budget_usd.set(event_target_value(&ev));
+                            edited();
+                        }
+                    />
+                    {note(Some("budget.usd"), "project-error-budget-usd".into())}
+                </div>
+                <div class="field-col">
+                    <label for=hard_for>"Hard limit (USD, optional)"</label>
+                    <input
+                        type="text"
+                        inputmode="decimal"
+                        autocomplete="off"
+                        id=hard_id
+                        node_ref=hard_ref
+                        placeholder="none: alerts only"
+                        data-testid="project-budget-hard-limit"
+                        disabled=no_budget
+                        aria-describedby=e_hard
+                        aria-invalid=move || if failed_on(Some("budget.hard_limit_usd"))() { "true" } else { "false" }
+                        prop:value=move || hard_limit.get()
+                        on:input=move |ev| {
+                            hard_limit.set(event_target_value(&ev));
+                            edited();
+                        }
+                    />
+                    {note(Some("budget.hard_limit_usd"), "project-error-budget-hard-limit".into())}
+                </div>
+            </div>
             <p class="hint">
-                "Quotas count input and output tokens and requests per local calendar day; empty means no limit (500, 2,000,000 or 2M all work). Local only skips cloud entries in every route for this project's requests."
+                "Quotas count input and output tokens and requests per local calendar day; empty means no limit (500, 2,000,000 or 2M all work). Local only skips cloud entries in every route for this project's requests. The budget (listed as "
+                <code>{format!("{name} (project)")}</code>
+                ") alerts at 50, 80 and 100 % of its amount per calendar day, week or month; at the hard limit, if set, this project's priced requests are refused (402)."
             </p>
             <div class="field-row">
                 <button class="btn primary" type="submit" data-testid="project-save" disabled=busy>"Save"</button>

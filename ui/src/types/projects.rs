@@ -1,6 +1,6 @@
-//! Projects (`/admin/api/projects`): each project's settings, its spend today and this month,
-//! its daily quota use and its budgets; and the edit form turned into the body of
-//! `PUT /admin/api/projects/{name}`.
+//! Projects (`/admin/api/projects`): each project's settings (its own budget among them), its
+//! spend today and this month, its daily quota use and its budgets; and the edit form turned
+//! into the body of `PUT /admin/api/projects/{name}`.
 
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +15,52 @@ pub struct Quotas {
     /// Input + output tokens.
     #[serde(default)]
     pub tokens_per_day: Option<u64>,
+}
+
+/// A project's own budget setting (`config::ProjectBudget`, `projects.NAME.budget`): the
+/// engine makes it the budget `NAME (project)`, whose status is among the project's `budgets`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct ProjectBudget {
+    /// `day`, `week` or `month` (kept as text: a newer engine's period still reads).
+    pub period: String,
+    pub usd: f64,
+    /// Where priced requests are refused; None: alerts only.
+    #[serde(default)]
+    pub hard_limit_usd: Option<f64>,
+}
+
+/// The periods a project's budget can have, as the form offers them.
+pub const BUDGET_PERIODS: [&str; 3] = ["day", "week", "month"];
+
+impl ProjectBudget {
+    /// `$50 / month, hard limit $60`, or `$25 / month, no hard limit`.
+    pub fn text(&self) -> String {
+        let limit = match self.hard_limit_usd {
+            Some(h) => format!("hard limit {}", usd_setting(h)),
+            None => "no hard limit".into(),
+        };
+        format!("{} / {}, {limit}", usd_setting(self.usd), self.period)
+    }
+}
+
+/// A dollar amount someone set, as set: `$50`, `$12.50`, `$1,200`, `$0.50`, `$0.000001`.
+pub fn usd_setting(v: f64) -> String {
+    if !v.is_finite() {
+        return format::usd(v);
+    }
+    if v.abs() >= 1.0 {
+        let s = format::usd(v);
+        return s.strip_suffix(".00").map(str::to_string).unwrap_or(s);
+    }
+    // Below a dollar, every digit typed (the shortest text that reads back as `v`), at least
+    // cents.
+    let s = format!("{}", v.abs());
+    let s = match s.split_once('.') {
+        Some((_, frac)) if frac.len() >= 2 => s.clone(),
+        Some((_, frac)) => format!("{s}{}", "0".repeat(2 - frac.len())),
+        None => format!("{s}.00"),
+    };
+    format!("{}${s}", if v < 0.0 { "-" } else { "" })
 }
 
 /// What today's requests used of the quotas.
@@ -48,6 +94,9 @@ pub struct Project {
     pub local_only: bool,
     #[serde(default)]
     pub quotas: Quotas,
+    /// Its own budget setting (None: none, or an engine that predates project budgets).
+    #[serde(default)]
+    pub budget: Option<ProjectBudget>,
     /// Today's use, sent when the project has quotas.
     #[serde(default)]
     pub quota_use: Option<QuotaUse>,
@@ -68,12 +117,14 @@ pub struct Projects {
 }
 
 /// The body of `PUT /admin/api/projects/{name}`: every setting, since it replaces them
-/// (`null` where there is none).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// (`null` where there is none: `"budget": null` removes the project's budget).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProjectSettings {
     pub default: Option<String>,
     pub local_only: bool,
     pub quotas: Quotas,
+    #[serde(default)]
+    pub budget: Option<ProjectBudget>,
 }
 
 /// What `PUT /admin/api/projects/{name}` answers.
@@ -160,12 +211,16 @@ impl Project {
     }
 }
 
-/// The fields of the edit form the engine can blame (`param`), in the order they show.
-pub const PROJECT_FIELDS: [&str; 4] = [
+/// The fields of the edit form the engine can blame (`param`), in the order they show
+/// (`budget`: the budget's period).
+pub const PROJECT_FIELDS: [&str; 7] = [
     "name",
     "default",
     "quotas.requests_per_day",
     "quotas.tokens_per_day",
+    "budget",
+    "budget.usd",
+    "budget.hard_limit_usd",
 ];
 
 /// The form field an error belongs next to; None: the form's general note (no `param`, or
@@ -182,14 +237,18 @@ pub struct FieldError {
     pub message: String,
 }
 
-/// The edit form as typed: the default alias (empty: none of its own), local only, and the
-/// two quotas as text (empty: no limit).
+/// The edit form as typed: the default alias (empty: none of its own), local only, the two
+/// quotas as text (empty: no limit), and the budget: its period (empty: no budget), amount
+/// and hard limit as text (empty hard limit: alerts only).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProjectForm {
     pub default: String,
     pub local_only: bool,
     pub requests_per_day: String,
     pub tokens_per_day: String,
+    pub budget_period: String,
+    pub budget_usd: String,
+    pub budget_hard_limit: String,
 }
 
 impl ProjectForm {
@@ -206,6 +265,21 @@ impl ProjectForm {
                 .quotas
                 .tokens_per_day
                 .map_or_else(String::new, |n| n.to_string()),
+            // The shortest text that reads back as the same number: saved unchanged, it
+            // sends the same budget.
+            budget_period: p
+                .budget
+                .as_ref()
+                .map_or_else(String::new, |b| b.period.clone()),
+            budget_usd: p
+                .budget
+                .as_ref()
+                .map_or_else(String::new, |b| b.usd.to_string()),
+            budget_hard_limit: p
+                .budget
+                .as_ref()
+                .and_then(|b| b.hard_limit_usd)
+                .map_or_else(String::new, |h| h.to_string()),
         }
     }
 
@@ -219,8 +293,96 @@ impl ProjectForm {
                 requests_per_day: parse_limit(&self.requests_per_day, QuotaKind::Requests)?,
                 tokens_per_day: parse_limit(&self.tokens_per_day, QuotaKind::Tokens)?,
             },
+            budget: self.budget()?,
         })
     }
+
+    /// The budget: None without a period (what is typed in its amounts is then not sent);
+    /// with one, an amount is needed, a hard limit is optional.
+    fn budget(&self) -> Result<Option<ProjectBudget>, FieldError> {
+        let period = self.budget_period.trim();
+        if period.is_empty() {
+            return Ok(None);
+        }
+        let Some(usd) = parse_usd(&self.budget_usd, "budget.usd", "the budget")? else {
+            return Err(FieldError {
+                param: "budget.usd",
+                message: format!(
+                    "a budget per {period} needs an amount in USD (like 50 or 12.50); choose no budget to have none"
+                ),
+            });
+        };
+        Ok(Some(ProjectBudget {
+            period: period.to_string(),
+            usd,
+            hard_limit_usd: parse_usd(
+                &self.budget_hard_limit,
+                "budget.hard_limit_usd",
+                "the hard limit",
+            )?,
+        }))
+    }
+}
+
+/// An amount of USD as typed: empty is none; else a positive number, with an optional `$`
+/// and thousands separators (`50`, `$12.50`, `1,200`, `0.5`). `param`: the field to blame;
+/// `what`: its name in the message.
+pub fn parse_usd(text: &str, param: &'static str, what: &str) -> Result<Option<f64>, FieldError> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    let or_empty = if param == "budget.hard_limit_usd" {
+        ", or empty for none"
+    } else {
+        ""
+    };
+    let bad = || FieldError {
+        param,
+        message: format!(
+            "{what} must be a positive amount of USD (like 50 or 12.50){or_empty}; `{t}` is not"
+        ),
+    };
+    let plain: String = t
+        .strip_prefix('$')
+        .unwrap_or(t)
+        .chars()
+        .filter(|c| !matches!(c, ',' | '_' | ' '))
+        .collect();
+    // Digits with at most one point: no sign, exponent, `inf` or `NaN`.
+    if !plain.chars().any(|c| c.is_ascii_digit())
+        || !plain.chars().all(|c| c.is_ascii_digit() || c == '.')
+        || plain.matches('.').count() > 1
+    {
+        return Err(bad());
+    }
+    let v = decimal(&plain).ok_or_else(|| FieldError {
+        param,
+        message: format!("{what} has too many digits; `{t}` is more than 15"),
+    })?;
+    if !(v > 0.0 && v.is_finite()) {
+        return Err(FieldError {
+            param,
+            message: format!("{what} must be more than $0{or_empty}"),
+        });
+    }
+    Ok(Some(v))
+}
+
+/// Digits with at most one point (`12.50`, `.5`, `7.`) as the nearest f64; None past 15
+/// significant digits. All the digits make an integer below 2^53 and the point a power of
+/// ten up to 10^22, both exact in an f64, so their quotient is rounded once: the same number
+/// `str::parse` gives, without the parser's tables in the wasm.
+fn decimal(digits: &str) -> Option<f64> {
+    let (whole, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    let frac = frac.trim_end_matches('0');
+    let all = format!("{whole}{frac}");
+    let all = all.trim_start_matches('0');
+    if all.len() > 15 || frac.len() > 22 {
+        return None;
+    }
+    let n: u64 = if all.is_empty() { 0 } else { all.parse().ok()? };
+    Some(n as f64 / 10f64.powi(frac.len() as i32))
 }
 
 /// A daily limit as typed: empty is no limit; else a whole number from 1, with optional
@@ -295,6 +457,7 @@ mod tests {
     const SAMPLE: &str = r#"{"projects":[
         {"name":"acme","configured":true,"default":"smart","local_only":false,
          "quotas":{"requests_per_day":500,"tokens_per_day":2000000},
+         "budget":{"period":"month","usd":50.0,"hard_limit_usd":60.0},
          "quota_use":{"requests":12,"tokens":3400},
          "today":{"requests":12,"tokens":3400,"cost_usd":0.12},
          "month":{"requests":200,"tokens":50000,"cost_usd":2.5},
@@ -302,7 +465,7 @@ mod tests {
             "hard_limit_usd":null,"spent_usd":2.5,"reserved_usd":0.0,"period_start_ms":1,
             "period_end_ms":2,"thresholds":[80.0],"fired":[]}}]},
         {"name":"private","configured":true,"default":null,"local_only":true,
-         "quotas":{"requests_per_day":null,"tokens_per_day":null},"quota_use":null,
+         "quotas":{"requests_per_day":null,"tokens_per_day":null},"budget":null,"quota_use":null,
          "today":{"requests":0,"tokens":0,"cost_usd":0.0},
          "month":{"requests":3,"tokens":90,"cost_usd":0.0},"budgets":[]},
         {"name":"adhoc","configured":false,"default":null,"local_only":false,
@@ -328,6 +491,14 @@ mod tests {
             })
         );
         assert_eq!(acme.month.cost_usd, 2.5);
+        assert_eq!(
+            acme.budget,
+            Some(ProjectBudget {
+                period: "month".into(),
+                usd: 50.0,
+                hard_limit_usd: Some(60.0)
+            })
+        );
         let b = &acme.budgets[0];
         assert_eq!(b.budget.name, "acme-month");
         assert_eq!(b.budget.hard_limit_usd, None);
@@ -339,10 +510,13 @@ mod tests {
         assert!(private.local_only);
         assert_eq!(private.quotas, Quotas::default());
         assert_eq!(private.quota_use, None);
+        assert_eq!(private.budget, None);
         assert!(private.quota_lines().is_empty());
 
         let adhoc = &p.projects[2];
         assert!(!adhoc.configured);
+        // No `budget` key (an engine before project budgets): none.
+        assert_eq!(adhoc.budget, None);
         assert_eq!(adhoc.today.requests, 1);
         assert!(adhoc.budgets.is_empty());
     }
@@ -352,6 +526,7 @@ mod tests {
         let p: Projects = serde_json::from_str(r#"{"projects":[{"name":"x"}]}"#).unwrap();
         let x = &p.projects[0];
         assert!(!x.configured);
+        assert_eq!(x.budget, None);
         assert_eq!(x.today, Usage::default());
         let empty: Projects = serde_json::from_str("{}").unwrap();
         assert!(empty.projects.is_empty());
@@ -400,6 +575,10 @@ mod tests {
             project_field(Some("quotas.tokens_per_day")),
             Some("quotas.tokens_per_day")
         );
+        for f in ["budget", "budget.usd", "budget.hard_limit_usd"] {
+            assert_eq!(project_field(Some(f)), Some(f));
+        }
+        assert_eq!(project_field(Some("budget.period")), None);
         assert_eq!(project_field(Some("name")), Some("name"));
         assert_eq!(project_field(Some("local_only")), None);
         assert_eq!(project_field(None), None);
@@ -416,13 +595,38 @@ mod tests {
                 local_only: false,
                 requests_per_day: "500".into(),
                 tokens_per_day: "2000000".into(),
+                budget_period: "month".into(),
+                budget_usd: "50".into(),
+                budget_hard_limit: "60".into(),
             }
         );
+        // Saved as it opened: the budget is sent back as it was (the PUT replaces it).
         let body = serde_json::to_value(form.settings().unwrap()).unwrap();
         assert_eq!(
             body,
             serde_json::json!({"default": "smart", "local_only": false,
-                "quotas": {"requests_per_day": 500, "tokens_per_day": 2000000}})
+                "quotas": {"requests_per_day": 500, "tokens_per_day": 2000000},
+                "budget": {"period": "month", "usd": 50.0, "hard_limit_usd": 60.0}})
+        );
+        assert_eq!(form.settings().unwrap().budget, p.projects[0].budget);
+        // Period "none": `budget: null` removes it, whatever its amounts still say.
+        let none = ProjectForm {
+            budget_period: String::new(),
+            ..form.clone()
+        };
+        let body = serde_json::to_value(none.settings().unwrap()).unwrap();
+        assert_eq!(body["budget"], serde_json::Value::Null);
+        assert!(body.as_object().unwrap().contains_key("budget"));
+        // No hard limit: alerts only, sent as null.
+        let soft = ProjectForm {
+            budget_period: "week".into(),
+            budget_usd: " $1,200.50 ".into(),
+            budget_hard_limit: "  ".into(),
+            ..form
+        };
+        assert_eq!(
+            serde_json::to_value(soft.settings().unwrap()).unwrap()["budget"],
+            serde_json::json!({"period": "week", "usd": 1200.5, "hard_limit_usd": null})
         );
 
         // Empty inputs are nulls, sent as such (the PUT replaces every setting).
@@ -440,7 +644,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             body,
-            r#"{"default":null,"local_only":true,"quotas":{"requests_per_day":null,"tokens_per_day":null}}"#
+            r#"{"default":null,"local_only":true,"quotas":{"requests_per_day":null,"tokens_per_day":null},"budget":null}"#
         );
     }
 
@@ -484,6 +688,112 @@ mod tests {
                 .message
                 .contains("at least 1")
         );
+    }
+
+    #[test]
+    fn a_budget_with_a_period_needs_a_positive_amount_and_says_which_field() {
+        let form = |usd: &str, hard: &str| ProjectForm {
+            budget_period: "month".into(),
+            budget_usd: usd.into(),
+            budget_hard_limit: hard.into(),
+            ..Default::default()
+        };
+        // A period chosen, no amount: refused on the amount's field.
+        let e = form("", "").settings().unwrap_err();
+        assert_eq!(e.param, "budget.usd");
+        assert!(e.message.contains("per month"), "{}", e.message);
+        let e = form("  ", "30").settings().unwrap_err();
+        assert_eq!(e.param, "budget.usd");
+        for bad in [
+            "0", "0.00", "-5", "lots", "1e3", "inf", "NaN", "1.2.3", ".", "$", "5 USD",
+        ] {
+            let e = form(bad, "").settings().unwrap_err();
+            assert_eq!(e.param, "budget.usd", "{bad}");
+        }
+        assert!(
+            form("lots", "")
+                .settings()
+                .unwrap_err()
+                .message
+                .contains("`lots`")
+        );
+        assert!(
+            form("0", "")
+                .settings()
+                .unwrap_err()
+                .message
+                .contains("more than $0")
+        );
+        for bad in ["0", "-1", "sixty", "1e2"] {
+            let e = form("50", bad).settings().unwrap_err();
+            assert_eq!(e.param, "budget.hard_limit_usd", "{bad}");
+        }
+        // A bad quota is named first: the fields in the order they show.
+        let e = ProjectForm {
+            tokens_per_day: "lots".into(),
+            ..form("", "")
+        }
+        .settings()
+        .unwrap_err();
+        assert_eq!(e.param, "quotas.tokens_per_day");
+
+        let ok = |s: &str| parse_usd(s, "budget.usd", "the budget").unwrap();
+        assert_eq!(ok(""), None);
+        assert_eq!(ok("25"), Some(25.0));
+        assert_eq!(ok("$12.50"), Some(12.5));
+        assert_eq!(ok("1,200"), Some(1200.0));
+        assert_eq!(ok(".5"), Some(0.5));
+        assert_eq!(ok("0.000001"), Some(0.000001));
+        assert_eq!(ok("7."), Some(7.0));
+        assert_eq!(ok("007.250"), Some(7.25));
+        // The nearest f64, as the standard parser has it.
+        for s in [
+            "0.1",
+            "0.3",
+            "1234.56",
+            "99999.99",
+            "0.000000000000001",
+            "123456789012345",
+        ] {
+            assert_eq!(ok(s), Some(s.parse::<f64>().unwrap()), "{s}");
+        }
+        let e = parse_usd("1234567890123456", "budget.usd", "the budget").unwrap_err();
+        assert!(e.message.contains("too many digits"), "{}", e.message);
+    }
+
+    #[test]
+    fn the_card_says_the_budget_setting() {
+        let b = |usd: f64, hard: Option<f64>| ProjectBudget {
+            period: "month".into(),
+            usd,
+            hard_limit_usd: hard,
+        };
+        assert_eq!(b(50.0, Some(60.0)).text(), "$50 / month, hard limit $60");
+        assert_eq!(b(25.0, None).text(), "$25 / month, no hard limit");
+        assert_eq!(
+            b(12.5, Some(1200.0)).text(),
+            "$12.50 / month, hard limit $1,200"
+        );
+        assert_eq!(usd_setting(0.5), "$0.50");
+        assert_eq!(usd_setting(0.05), "$0.05");
+        assert_eq!(usd_setting(0.000001), "$0.000001");
+        assert_eq!(usd_setting(0.125), "$0.125");
+        assert_eq!(usd_setting(1.999), "$2");
+        // The form opens with text that reads back as the same amounts.
+        for v in [50.0, 12.5, 0.1, 0.000001, 1234.56] {
+            let text = ProjectForm::of(&Project {
+                budget: Some(b(v, Some(v))),
+                ..serde_json::from_str(r#"{"name":"x"}"#).unwrap()
+            });
+            assert_eq!(
+                parse_usd(&text.budget_usd, "budget.usd", "the budget").unwrap(),
+                Some(v)
+            );
+            assert_eq!(
+                parse_usd(&text.budget_hard_limit, "budget.usd", "the budget").unwrap(),
+                Some(v)
+            );
+        }
     }
 
     #[test]
