@@ -29,6 +29,11 @@ use support::upstream::{DEFAULT_MODELS, TestUpstream};
 /// unloaded, then loaded again by a request (a model switch).
 const SWITCH_MODEL: &str = "qwen3:8b+ctx_32768";
 
+/// GET `url` and read its JSON answer.
+async fn get_json(client: &reqwest::Client, url: &str) -> Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 fn artifacts() -> PathBuf {
     let base = std::env::var_os("LODESTAR_ARTIFACTS").map_or_else(
         || {
@@ -132,14 +137,7 @@ projects:
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let status: Value = client
-        .get(format!("{url}/admin/api/status"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status: Value = get_json(&client, &format!("{url}/admin/api/status")).await;
     let ol = status["providers"]
         .as_array()
         .unwrap()
@@ -163,14 +161,7 @@ projects:
     // Recorded once /api/ps has been read again (in the background).
     let mut switches = Value::Null;
     for _ in 0..100 {
-        let gpu: Value = client
-            .get(format!("{url}/admin/api/gpu"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let gpu: Value = get_json(&client, &format!("{url}/admin/api/gpu")).await;
         switches = gpu["switches"].clone();
         if switches.as_array().is_some_and(|a| !a.is_empty()) {
             break;
@@ -179,14 +170,7 @@ projects:
     }
     assert_eq!(switches[0]["model"], SWITCH_MODEL, "{switches}");
     // The context it was loaded with, on its route entry.
-    let models: Value = client
-        .get(format!("{url}/admin/api/models"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let models: Value = get_json(&client, &format!("{url}/admin/api/models")).await;
     let entry = models["aliases"]
         .as_array()
         .unwrap()
@@ -227,14 +211,7 @@ projects:
     doomed.stop().await;
     let mut state = Value::Null;
     for _ in 0..100 {
-        let s: Value = client
-            .get(format!("{url}/admin/api/status"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let s: Value = get_json(&client, &format!("{url}/admin/api/status")).await;
         state = s["providers"][1]["health"]["state"].clone();
         if state == "down" {
             break;
@@ -296,14 +273,7 @@ projects:
     // them shown, and saved.
     assert_eq!(report["prefs_provider_toggled"], true, "{report}");
     assert_eq!(report["prefs_autostart"], Value::Null, "{report}");
-    let prefs: Value = client
-        .get(format!("{url}/admin/api/preferences"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let prefs: Value = get_json(&client, &format!("{url}/admin/api/preferences")).await;
     assert_eq!(prefs["notifications"]["provider"], true, "{prefs}");
     assert_eq!(prefs["saved"], true, "{prefs}");
     assert_eq!(report["project_default"], "acme:smart", "{report}");
@@ -337,14 +307,7 @@ projects:
     );
     assert_eq!(report["project_budget_period"], "month", "{report}");
     // The engine has the project's new default.
-    let projects: Value = client
-        .get(format!("{url}/admin/api/projects"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let projects: Value = get_json(&client, &format!("{url}/admin/api/projects")).await;
     let acme = projects["projects"]
         .as_array()
         .unwrap()
