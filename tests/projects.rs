@@ -156,32 +156,7 @@ async fn daily_quotas_refuse_with_429_and_survive_a_restart() {
 #[tokio::test]
 async fn the_admin_api_lists_projects_and_edits_their_settings() {
     let up = TestUpstream::start().await;
-    let dir = support::temp_dir("projects-admin");
-    let path = dir.join("config.yml");
-    std::fs::write(&path, config(&up.url())).unwrap();
-    let cfg = lodestar::config::Config::load(
-        &lodestar::config::Located {
-            path: Some(path.clone()),
-            how: "test".into(),
-        },
-        &support::proxy::test_env,
-    )
-    .unwrap();
-    let handle = lodestar::Engine::start(
-        cfg,
-        lodestar::EngineOptions {
-            listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
-            database: Some(dir.join("lodestar.db")),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    let p = Proxy {
-        url: handle.base_url(),
-        handle,
-        client: reqwest::Client::new(),
-    };
+    let (p, path) = Proxy::start_from_file("projects-admin", &config(&up.url())).await;
     assert_eq!(chat_as(&p, Some("acme"), "auto").await.status(), 200);
     assert_eq!(chat_as(&p, Some("metered"), "fast").await.status(), 200);
     assert_eq!(chat_as(&p, Some("adhoc"), "fast").await.status(), 200);
@@ -268,38 +243,14 @@ async fn the_admin_api_lists_projects_and_edits_their_settings() {
 #[tokio::test]
 async fn a_projects_own_budget_limits_only_its_requests_and_is_edited_with_it() {
     let up = TestUpstream::start().await;
-    let dir = support::temp_dir("projects-budget");
-    let path = dir.join("config.yml");
-    std::fs::write(&path, config(&up.url())).unwrap();
-    let cfg = lodestar::config::Config::load(
-        &lodestar::config::Located {
-            path: Some(path.clone()),
-            how: "test".into(),
-        },
-        &support::proxy::test_env,
-    )
-    .unwrap();
+    let (p, path) = Proxy::start_from_file("projects-budget", &config(&up.url())).await;
+    let cfg = lodestar::config::Config::from_path(&path, &support::proxy::test_env).unwrap();
     let capped = cfg
         .budgets
         .iter()
         .find(|b| b.name == "capped (project)")
         .expect("the project's budget is a budget");
     assert_eq!(capped.project.as_deref(), Some("capped"));
-    let handle = lodestar::Engine::start(
-        cfg,
-        lodestar::EngineOptions {
-            listen: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
-            database: Some(dir.join("lodestar.db")),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
-    let p = Proxy {
-        url: handle.base_url(),
-        handle,
-        client: reqwest::Client::new(),
-    };
     // The first priced request spends past the tiny hard limit; the next is refused (402),
     // other projects are not.
     assert_eq!(chat_as(&p, Some("capped"), "fast").await.status(), 200);

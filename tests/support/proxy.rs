@@ -46,6 +46,34 @@ impl Proxy {
         Self::start_inner(yaml, db, Some(gpus)).await
     }
 
+    /// Start the engine from a config file written with `yaml` in a fresh directory named
+    /// after `name` (what the admin API's config edits need), with a database beside it.
+    /// Returns the proxy and the file's path.
+    pub async fn start_from_file(name: &str, yaml: &str) -> (Proxy, std::path::PathBuf) {
+        let dir = super::temp_dir(name);
+        let path = dir.join("config.yml");
+        std::fs::write(&path, yaml).unwrap();
+        let cfg = Config::from_path(&path, &test_env)
+            .unwrap_or_else(|e| panic!("test config rejected: {e}"));
+        let handle = Engine::start(
+            cfg,
+            EngineOptions {
+                listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+                database: Some(dir.join("lodestar.db")),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let url = handle.base_url();
+        let p = Proxy {
+            handle,
+            url,
+            client: super::http_client(),
+        };
+        (p, path)
+    }
+
     /// Start the engine with `yaml` and the database at `db`.
     pub async fn start_with_db(yaml: &str, db: std::path::PathBuf) -> Proxy {
         Self::start_inner(yaml, db, None).await

@@ -160,6 +160,53 @@ fn models_block(lines: &[&str]) -> Option<(usize, usize)> {
     top_block(lines, "models")
 }
 
+/// The entries of a top-level section written as a block mapping.
+pub(super) struct Entries {
+    /// The section's own line.
+    pub start: usize,
+    /// The first line after the section.
+    pub end: usize,
+    /// The lines of its entries' keys and contents (not blank, not comments).
+    pub children: Vec<usize>,
+    /// The entries' indentation.
+    pub indent: usize,
+}
+
+/// The entries of top-level `section`; None when there is no such section. A section written
+/// inline (`models: {...}`) is not edited.
+pub(super) fn entries(lines: &[&str], section: &str) -> Result<Option<Entries>, EditError> {
+    let Some((start, end)) = top_block(lines, section) else {
+        return Ok(None);
+    };
+    let rest = lines[start].trim_end()[section.len() + 1..].trim();
+    if !(rest.is_empty() || rest.starts_with('#')) {
+        return Err(EditError::file(format!(
+            "`{section}:` on line {} is written inline; edit the file by hand",
+            start + 1
+        )));
+    }
+    let children: Vec<usize> = (start + 1..end)
+        .filter(|i| !lines[*i].trim().is_empty() && !lines[*i].trim_start().starts_with('#'))
+        .collect();
+    let indent = children.first().map_or(2, |i| indent_of(lines[*i]));
+    Ok(Some(Entries {
+        start,
+        end,
+        children,
+        indent,
+    }))
+}
+
+/// `text` with a new `section:` at its end holding the one entry `line`.
+pub(super) fn with_new_section(text: &str, section: &str, line: &str) -> String {
+    let mut out = text.to_string();
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(&format!("{section}:\n  {line}\n"));
+    out
+}
+
 /// A top-level section's block: (its line, the first line after it).
 fn top_block(lines: &[&str], section: &str) -> Option<(usize, usize)> {
     let top = |l: &str| !l.is_empty() && !l.starts_with([' ', '\t', '#']);
@@ -199,25 +246,15 @@ pub fn add_alias(text: &str, name: &str, route: &[String]) -> Result<String, Edi
     }
     let line = format!("{name}: {{ route: {} }}", route_text(route));
     let lines: Vec<&str> = text.lines().collect();
-    let Some((start, end)) = models_block(&lines) else {
-        let mut out = text.to_string();
-        if !out.is_empty() && !out.ends_with('\n') {
-            out.push('\n');
-        }
-        out.push_str(&format!("models:\n  {line}\n"));
-        return Ok(out);
+    let Some(Entries {
+        start,
+        children,
+        indent,
+        ..
+    }) = entries(&lines, "models")?
+    else {
+        return Ok(with_new_section(text, "models", &line));
     };
-    let rest = lines[start].trim_end()["models:".len()..].trim();
-    if !(rest.is_empty() || rest.starts_with('#')) {
-        return Err(EditError::file(format!(
-            "`models:` on line {} is written inline; edit the file by hand",
-            start + 1
-        )));
-    }
-    let children: Vec<usize> = (start + 1..end)
-        .filter(|i| !lines[*i].trim().is_empty() && !lines[*i].trim_start().starts_with('#'))
-        .collect();
-    let indent = children.first().map_or(2, |i| indent_of(lines[*i]));
     if children.iter().any(|i| {
         indent_of(lines[*i]) == indent && lines[*i].trim_start().starts_with(&format!("{name}:"))
     }) {

@@ -1,6 +1,6 @@
 //! Editing a project's settings (`projects.NAME`) in the config text, comments kept.
 
-use super::{EditError, indent_of, join, top_block, yaml_string};
+use super::{EditError, Entries, entries, indent_of, join, with_new_section, yaml_string};
 
 /// A project's settings as the admin API writes them (`projects.NAME`).
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -66,25 +66,15 @@ fn project_line(name: &str, p: &ProjectSettings) -> String {
 pub fn set_project(text: &str, name: &str, p: &ProjectSettings) -> Result<String, EditError> {
     let line = project_line(name, p);
     let lines: Vec<&str> = text.lines().collect();
-    let Some((start, end)) = top_block(&lines, "projects") else {
-        let mut out = text.to_string();
-        if !out.is_empty() && !out.ends_with('\n') {
-            out.push('\n');
-        }
-        out.push_str(&format!("projects:\n  {line}\n"));
-        return Ok(out);
+    let Some(Entries {
+        start,
+        end,
+        children,
+        indent,
+    }) = entries(&lines, "projects")?
+    else {
+        return Ok(with_new_section(text, "projects", &line));
     };
-    let rest = lines[start].trim_end()["projects:".len()..].trim();
-    if !(rest.is_empty() || rest.starts_with('#')) {
-        return Err(EditError::file(format!(
-            "`projects:` on line {} is written inline; edit the file by hand",
-            start + 1
-        )));
-    }
-    let children: Vec<usize> = (start + 1..end)
-        .filter(|i| !lines[*i].trim().is_empty() && !lines[*i].trim_start().starts_with('#'))
-        .collect();
-    let indent = children.first().map_or(2, |i| indent_of(lines[*i]));
     let key = format!("{name}:");
     let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
     let Some(&at) = children
