@@ -5,6 +5,7 @@ mod alias_edit;
 mod costs;
 mod gpu;
 mod models;
+mod project_edit;
 mod projects;
 mod providers;
 mod requests;

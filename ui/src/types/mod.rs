@@ -216,12 +216,14 @@ mod error;
 mod health;
 mod models;
 mod prefs;
+mod project_form;
 mod projects;
 
 pub use error::*;
 pub use health::*;
 pub use models::*;
 pub use prefs::*;
+pub use project_form::*;
 pub use projects::*;
 
 #[cfg(test)]
