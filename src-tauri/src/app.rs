@@ -20,7 +20,7 @@ fn init_logging() -> lodestar::logging::FlushGuard {
         .with_env_filter(filter)
         .with_writer(writer)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
+        .event_format(lodestar::logging::LineFormat)
         .try_init();
     guard
 }

@@ -225,7 +225,7 @@ fn init_logging(default: &str) -> crate::logging::FlushGuard {
         .with_env_filter(filter)
         .with_writer(writer)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
+        .event_format(crate::logging::LineFormat)
         .try_init();
     guard
 }
