@@ -17,6 +17,7 @@ pub mod health;
 pub mod ledger;
 pub mod logging;
 pub mod metrics;
+pub(crate) mod needles;
 pub mod prefs;
 pub mod providers;
 pub mod router;

@@ -94,6 +94,8 @@ pub struct ProviderConfig {
     pub on_down: Option<OnDown>,
     /// Context windows (tokens) by model (`context_window:`; `"*"`: any model).
     pub context_window: HashMap<String, u64>,
+    /// `is_local`, worked out once when the config is read (routing asks per request).
+    pub(crate) local: bool,
 }
 
 impl ProviderConfig {
@@ -109,12 +111,17 @@ impl ProviderConfig {
     /// Ollama, or an OpenAI-compatible server at a local address. `kind: openai` and
     /// `kind: anthropic` are the paid APIs even when reached through a local relay.
     pub fn is_local(&self) -> bool {
-        match self.kind {
+        self.local
+    }
+
+    /// What `is_local` answers for a provider of `kind` at `base_url`.
+    pub(crate) fn local_at(kind: ProviderKind, base_url: &str) -> bool {
+        match kind {
             ProviderKind::Ollama => return true,
             ProviderKind::OpenAi | ProviderKind::Anthropic => return false,
             ProviderKind::OpenAiCompatible => {}
         }
-        let host = crate::ledger::prices::host_of(&self.base_url);
+        let host = crate::ledger::prices::host_of(base_url);
         if host == "localhost" || host.ends_with(".local") || host.ends_with(".lan") {
             return true;
         }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::header::{self, CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
 use super::stream::{Limits, UsageStrip, relay_passthrough, relay_translated};
@@ -19,18 +19,18 @@ use crate::translate::{
 };
 
 /// Response headers not passed on: hop-by-hop, or recomputed by our server.
-const DROP_HEADERS: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "transfer-encoding",
-    "content-length",
-    "date",
-    "server",
-    "upgrade",
-    "te",
-    "trailer",
-    "proxy-authenticate",
-    "set-cookie",
+static DROP_HEADERS: [HeaderName; 11] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    header::TRANSFER_ENCODING,
+    header::CONTENT_LENGTH,
+    header::DATE,
+    header::SERVER,
+    header::UPGRADE,
+    header::TE,
+    header::TRAILER,
+    header::PROXY_AUTHENTICATE,
+    header::SET_COOKIE,
 ];
 
 /// How one attempt carries the request to its provider.
@@ -174,7 +174,7 @@ pub(super) async fn run(
     let t = provider.cfg.timeouts;
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + t.total;
-    let send = provider.send(upstream_ep, body, call.client_key.as_ref(), extra, t.total);
+    let send = Box::pin(provider.send(upstream_ep, body, call.client_key.as_ref(), extra, t.total));
     // A JSON answer's head comes only once the whole answer is generated: `total` bounds it.
     let head_wait = if call.stream { t.first_byte } else { t.total };
     let mut resp = match tokio::time::timeout(head_wait, send).await {
@@ -199,11 +199,11 @@ pub(super) async fn run(
         Plan::Translate { client, upstream } => (client, upstream),
     };
     if !(200..300).contains(&resp.status) {
-        return Err(classify_error(resp, upstream_format, client_format).await);
+        return Err(Box::pin(classify_error(resp, upstream_format, client_format)).await);
     }
     let status = resp.status;
-    for name in DROP_HEADERS {
-        resp.headers.remove(*name);
+    for name in &DROP_HEADERS {
+        resp.headers.remove(name);
     }
     let headers = resp.headers;
     let mut upstream = resp.body;
@@ -305,7 +305,9 @@ pub(super) async fn run(
     };
     // A success that is not JSON is the upstream's failure (a proxy's HTML page, a server
     // cut off mid-write); before the first byte to the client, the next entry may answer.
+    let read = tap.on_json(&body);
     if matches!(plan, Plan::Pass { .. })
+        && !read
         && serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err()
     {
         let head: String = String::from_utf8_lossy(&body[..body.len().min(60)])
@@ -318,7 +320,6 @@ pub(super) async fn run(
             kind: FailureKind::Other,
         });
     }
-    tap.on_json(&body);
     let answer = match plan {
         Plan::Pass { .. } => Answer::Full {
             status,
@@ -358,7 +359,7 @@ pub(super) async fn run(
 /// A chat stream request that also asks for the usage chunk, when the client did not (the
 /// ledger needs the upstream's own count); None when the client asked itself.
 fn ask_for_usage(body: &[u8]) -> Option<Bytes> {
-    if !contains(body, b"\"stream_options\"") {
+    if !crate::needles::STREAM_OPTIONS_KEY.is_in(body) {
         // Insert the member first: no parse of the (possibly large) body.
         let open = body.iter().position(|b| *b == b'{')?;
         let rest = &body[open + 1..];
@@ -384,10 +385,6 @@ fn ask_for_usage(body: &[u8]) -> Option<Bytes> {
         other => *other = serde_json::json!({"include_usage": true}),
     }
     serde_json::to_vec(&v).ok().map(Bytes::from)
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 static NO_HEADERS: std::sync::LazyLock<HeaderMap> = std::sync::LazyLock::new(HeaderMap::new);

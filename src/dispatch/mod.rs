@@ -244,7 +244,7 @@ impl Dispatcher {
                     continue;
                 };
                 let attempt_started = Instant::now();
-                match attempt::run(provider, target, call).await {
+                match Box::pin(attempt::run(provider, target, call)).await {
                     Ok(attempt::Attempted {
                         answer,
                         dropped,

@@ -224,7 +224,7 @@ impl UsageStrip {
         // Fast path: whole events without any usage field pass as they are.
         if self.partial.is_empty()
             && (chunk.ends_with(b"\n\n") || chunk.ends_with(b"\r\n\r\n"))
-            && !contains(chunk, b"\"usage\"")
+            && !crate::needles::USAGE_KEY.is_in(chunk)
         {
             return Some(Bytes::copy_from_slice(chunk));
         }
@@ -233,8 +233,10 @@ impl UsageStrip {
         let done: Vec<u8> = self.partial.drain(..end).collect();
         let mut out = Vec::with_capacity(done.len());
         for ev in split_events(&done) {
-            if contains(ev, b"\"usage\"") {
-                if crate::ledger::usage::has_usage_object(ev) && contains(ev, b"\"choices\":[]") {
+            if crate::needles::USAGE_KEY.is_in(ev) {
+                if crate::ledger::usage::has_usage_object(ev)
+                    && crate::needles::EMPTY_CHOICES.is_in(ev)
+                {
                     continue;
                 }
                 out.extend_from_slice(&remove_usage_null(ev));
@@ -249,10 +251,6 @@ impl UsageStrip {
     pub(crate) fn finish(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.partial)
     }
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 /// The end (exclusive) of the last complete event in `b`, separator included.

@@ -236,17 +236,23 @@ impl UsageTap {
         self.format
     }
 
-    /// A whole JSON answer.
-    pub(crate) fn on_json(&mut self, body: &[u8]) {
+    /// A whole JSON answer. True when it was read, so it is JSON (the caller's check that an
+    /// answer is JSON need not parse it again); false when it was not read or not understood.
+    pub(crate) fn on_json(&mut self, body: &[u8]) -> bool {
         if self.off {
-            return;
+            return false;
         }
-        if let Ok(c) = serde_json::from_slice::<Carrier>(body) {
-            self.take(c);
-        }
+        let read = match serde_json::from_slice::<Carrier>(body) {
+            Ok(c) => {
+                self.take(c);
+                true
+            }
+            Err(_) => false,
+        };
         if self.usage.is_none() && body.len() <= KEEP_MAX {
             self.kept = body.to_vec();
         }
+        read
     }
 
     /// Raw bytes of an SSE body as they pass (pass-through streams).
@@ -345,10 +351,10 @@ fn last_boundary(b: &[u8]) -> Option<usize> {
 
 /// Whether `b` has a `"usage"` key whose value is an object (not `null`).
 pub(crate) fn has_usage_object(b: &[u8]) -> bool {
-    const KEY: &[u8] = b"\"usage\"";
+    let key = &crate::needles::USAGE_KEY;
     let mut from = 0;
-    while let Some(i) = find(&b[from..], KEY) {
-        let mut j = from + i + KEY.len();
+    while let Some(i) = key.find(&b[from..]) {
+        let mut j = from + i + key.len();
         while j < b.len() && matches!(b[j], b' ' | b'\t' | b'\r' | b'\n' | b':') {
             j += 1;
         }
@@ -358,10 +364,6 @@ pub(crate) fn has_usage_object(b: &[u8]) -> bool {
         from = j;
     }
     false
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 #[cfg(test)]

@@ -220,7 +220,7 @@ impl Provider {
                     *req.headers_mut() = h;
                     req
                 };
-                let (parts, body) = pool.send(make).await.map_err(|e| UpstreamError {
+                let (parts, body) = Box::pin(pool.send(make)).await.map_err(|e| UpstreamError {
                     message: e.message,
                     timeout: e.timeout,
                 })?;

@@ -25,9 +25,10 @@ use tokio::net::TcpStream;
 
 type Conn = Connection<TokioIo<TcpStream>, Full<Bytes>>;
 
+// The connection is boxed: it is ~600 bytes, and a request moves its lease several times.
 struct Idle {
     tx: SendRequest<Full<Bytes>>,
-    conn: Conn,
+    conn: Box<Conn>,
     since: Instant,
 }
 
@@ -56,7 +57,7 @@ pub(crate) struct SendError {
 /// A connection taken from the pool for one request.
 struct Lease {
     tx: SendRequest<Full<Bytes>>,
-    conn: Conn,
+    conn: Box<Conn>,
     conn_done: bool,
     reused: bool,
 }
@@ -94,7 +95,7 @@ impl H1Pool {
                 reused: true,
             });
         }
-        self.connect().await
+        Box::pin(self.connect()).await
     }
 
     async fn connect(&self) -> Result<Lease, SendError> {
@@ -124,7 +125,7 @@ impl H1Pool {
             .map_err(|e| fail(format!("connection failed: {e}")))?;
         Ok(Lease {
             tx,
-            conn,
+            conn: Box::new(conn),
             conn_done: false,
             reused: false,
         })
@@ -152,7 +153,7 @@ impl H1Pool {
         make: impl Fn() -> http::Request<Full<Bytes>>,
     ) -> Result<(http::response::Parts, H1Body), SendError> {
         let lease = self.checkout().await?;
-        match exchange(lease, make()).await {
+        match Box::pin(exchange(lease, make())).await {
             Ok((parts, body, lease)) => Ok((parts, H1Body::new(body, lease, self.clone()))),
             Err(Failed { error, resend }) => {
                 let again = match resend {
@@ -161,8 +162,8 @@ impl H1Pool {
                     Resend::No => None,
                 };
                 let Some(req) = again else { return Err(error) };
-                let lease = self.connect().await?;
-                exchange(lease, req)
+                let lease = Box::pin(self.connect()).await?;
+                Box::pin(exchange(lease, req))
                     .await
                     .map(|(parts, body, lease)| (parts, H1Body::new(body, lease, self.clone())))
                     .map_err(|f| f.error)

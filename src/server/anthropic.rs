@@ -28,7 +28,7 @@ pub(super) async fn count_tokens(State(s): State<Arc<AppState>>, req: Request) -
     let id = request_id(&parts.headers);
     let fail = |e: ApiError| {
         let mut r = e.into_response_for(Endpoint::CountTokens);
-        set_header(&mut r, "x-request-id", &id);
+        set_header(&mut r, &super::names::X_REQUEST_ID, &id);
         r
     };
     let body = match axum::body::to_bytes(body, super::BODY_LIMIT).await {
@@ -113,9 +113,9 @@ pub(super) async fn count_tokens(State(s): State<Arc<AppState>>, req: Request) -
         );
         let mut r = (StatusCode::OK, bytes).into_response();
         set_header(&mut r, "content-type", "application/json");
-        set_header(&mut r, "x-lodestar-route", &target.to_string());
+        set_header(&mut r, &super::names::X_LODESTAR_ROUTE, &target.to_string());
         set_header(&mut r, "x-lodestar-count", "upstream");
-        set_header(&mut r, "x-request-id", &id);
+        set_header(&mut r, &super::names::X_REQUEST_ID, &id);
         return r;
     }
     let conv = match Format::Messages.parse_request(&body) {
@@ -137,10 +137,10 @@ pub(super) async fn count_tokens(State(s): State<Arc<AppState>>, req: Request) -
     }
     let mut r = axum::Json(json!({"input_tokens": estimate.tokens})).into_response();
     if let Some(t) = decision.targets.first() {
-        set_header(&mut r, "x-lodestar-route", &t.to_string());
+        set_header(&mut r, &super::names::X_LODESTAR_ROUTE, &t.to_string());
     }
     set_header(&mut r, "x-lodestar-count", "estimate");
-    set_header(&mut r, "x-request-id", &id);
+    set_header(&mut r, &super::names::X_REQUEST_ID, &id);
     r
 }
 

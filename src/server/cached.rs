@@ -76,7 +76,7 @@ pub(super) fn plan(
         return Plan::bypass();
     }
     let control = headers
-        .get_all("cache-control")
+        .get_all(axum::http::header::CACHE_CONTROL)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
@@ -91,8 +91,8 @@ pub(super) fn plan(
     let format = format_of(endpoint);
     let maybe = mode == CacheMode::All
         || endpoint == Endpoint::Embeddings
-        || contains(body, b"\"temperature\"")
-        || contains(body, b"\"seed\"");
+        || crate::needles::TEMPERATURE_KEY.is_in(body)
+        || crate::needles::SEED_KEY.is_in(body);
     if !maybe {
         return Plan::bypass();
     }
@@ -127,10 +127,6 @@ pub(super) fn plan(
         ttl,
         include_usage: v.pointer("/stream_options/include_usage") == Some(&Value::Bool(true)),
     }
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 /// The answer to a request from a cached entry, or None when this entry cannot serve it

@@ -104,6 +104,17 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// Header names the request path reads or writes, parsed once (a `&str` name is parsed and
+/// validated on every lookup).
+pub(crate) mod names {
+    use axum::http::HeaderName;
+    pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+    pub static X_LODESTAR_ROUTE: HeaderName = HeaderName::from_static("x-lodestar-route");
+    pub static X_LODESTAR_CACHE: HeaderName = HeaderName::from_static("x-lodestar-cache");
+    pub static X_LODESTAR_PROJECT: HeaderName = HeaderName::from_static("x-lodestar-project");
+    pub static X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+}
+
 /// The largest request body accepted: long contexts and inline images are large.
 pub(crate) const BODY_LIMIT: usize = 64 * 1024 * 1024;
 
@@ -112,21 +123,24 @@ static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// The client's `x-request-id` if it is sane, else a new one (time + counter: unique per
 /// process, sortable, no RNG on the hot path).
 pub(crate) fn request_id(headers: &HeaderMap) -> String {
-    if let Some(v) = headers.get("x-request-id").and_then(|v| v.to_str().ok())
+    if let Some(v) = headers
+        .get(&names::X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
         && !v.is_empty()
         && v.len() <= 128
         && v.bytes().all(|b| b.is_ascii_graphic())
     {
         return v.to_string();
     }
-    format!("req_{}", unique_suffix())
+    unique_id("req_")
 }
 
-/// A string unique within this process run and sortable, for ids Lodestar makes itself: the
-/// process's start time and id, read once (getpid is a syscall), then a counter.
-pub(crate) fn unique_suffix() -> String {
-    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let prefix = PREFIX.get_or_init(|| {
+/// `prefix` and then a string unique within this process run and sortable, for ids Lodestar
+/// makes itself: the process's start time and id, read once (getpid is a syscall), then a
+/// counter in at least 8 hex digits.
+pub(crate) fn unique_id(prefix: &str) -> String {
+    static START: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let start = START.get_or_init(|| {
         let ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis())
@@ -134,5 +148,14 @@ pub(crate) fn unique_suffix() -> String {
         format!("{ms:x}{:06x}", std::process::id() & 0xff_ffff)
     });
     let n = REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{prefix}{n:08x}")
+    let digits = (16 - n.leading_zeros() as usize / 4).max(8);
+    let mut id = String::with_capacity(prefix.len() + start.len() + digits);
+    id.push_str(prefix);
+    id.push_str(start);
+    for i in (0..digits).rev() {
+        id.push(char::from(
+            b"0123456789abcdef"[((n >> (i * 4)) & 0xf) as usize],
+        ));
+    }
+    id
 }

@@ -163,6 +163,7 @@ impl Checker<'_> {
         let probe = self.probe(&key, raw.kind, &base_url, raw.probe.take());
         let on_down = self.on_down(&key, raw.on_down.take());
         Some(ProviderConfig {
+            local: ProviderConfig::local_at(raw.kind, &base_url),
             probe,
             on_down,
             ca_cert,
