@@ -376,7 +376,10 @@ fn load(
     s.read_blocking(|c| {
         let spent: f64 = match &cfg.project {
             Some(p) => c.query_row(
-                "SELECT COALESCE(SUM(cost_usd), 0) FROM requests WHERE project = ?1 AND ts_ms >= ?2",
+                // Project names are never empty; `project != ''` lets SQLite use the
+                // (partial) per-project index.
+                "SELECT COALESCE(SUM(cost_usd), 0) FROM requests WHERE project = ?1 \
+                 AND project != '' AND ts_ms >= ?2",
                 (p, start_ms),
                 |r| r.get(0),
             )?,

@@ -271,10 +271,12 @@ pub fn recent(
     limit: u32,
     project: Option<&str>,
 ) -> rusqlite::Result<Vec<LoggedRequest>> {
-    let filter = if project.is_some() {
-        "WHERE project = ?2"
-    } else {
-        "WHERE ?2 IS NULL"
+    // `project != ''` lets SQLite use the per-project index, which holds only rows that have
+    // a project (schema migration 4).
+    let filter = match project {
+        Some("") => "WHERE project = ?2",
+        Some(_) => "WHERE project = ?2 AND project != ''",
+        None => "WHERE ?2 IS NULL",
     };
     let sql = format!(
         "SELECT ts_ms, request_id, project, client_api, endpoint, alias, provider, model, rule, \
@@ -326,8 +328,13 @@ pub fn spent(
 ) -> rusqlite::Result<f64> {
     match project {
         Some(p) => c.query_row(
-            "SELECT COALESCE(SUM(cost_usd), 0) FROM requests \
-             WHERE project = ?1 AND ts_ms >= ?2 AND ts_ms < ?3",
+            if p.is_empty() {
+                "SELECT COALESCE(SUM(cost_usd), 0) FROM requests \
+                 WHERE project = ?1 AND ts_ms >= ?2 AND ts_ms < ?3"
+            } else {
+                "SELECT COALESCE(SUM(cost_usd), 0) FROM requests \
+                 WHERE project = ?1 AND project != '' AND ts_ms >= ?2 AND ts_ms < ?3"
+            },
             params![p, since_ms, until_ms],
             |r| r.get(0),
         ),

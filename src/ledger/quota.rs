@@ -89,7 +89,8 @@ impl ProjectQuotas {
                     s.read_blocking(move |c| {
                         c.query_row(
                             "SELECT COUNT(*), COALESCE(SUM(input_tokens + output_tokens), 0) \
-                             FROM requests WHERE project = ?1 AND ts_ms >= ?2 AND cache_hit = 0",
+                             FROM requests WHERE project = ?1 AND project != '' AND ts_ms >= ?2 \
+                             AND cache_hit = 0",
                             (&n, start),
                             |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
                         )
