@@ -19,6 +19,7 @@ pub mod logging;
 pub mod metrics;
 pub(crate) mod needles;
 pub mod prefs;
+pub mod process_memory;
 pub mod providers;
 pub mod router;
 pub mod secrets;

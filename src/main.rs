@@ -6,5 +6,6 @@
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    lodestar::process_memory::avoid_huge_pages();
     lodestar::cli::main()
 }

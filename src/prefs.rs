@@ -139,10 +139,10 @@ impl FacePrefs {
         if let Some(s) = &self.store
             && let Ok(value) = serde_json::to_string(&p)
         {
-            s.send(Write::Setting {
+            s.send(Write::Setting(Box::new(crate::store::Setting {
                 key: KEY.to_string(),
                 value,
-            });
+            })));
         }
         let _ = self.events.send(Event::Preferences(p.clone()));
         Ok(p)

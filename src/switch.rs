@@ -212,10 +212,10 @@ impl RoutingSwitch {
 
     fn save(&self, key: &str, value: String) {
         if let Some(s) = &self.store {
-            s.send(Write::Setting {
+            s.send(Write::Setting(Box::new(crate::store::Setting {
                 key: key.to_string(),
                 value,
-            });
+            })));
         }
     }
 }

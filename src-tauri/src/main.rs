@@ -6,5 +6,6 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    lodestar::process_memory::avoid_huge_pages();
     lodestar_desktop::main_entry()
 }

@@ -267,14 +267,14 @@ impl Cache {
         }
         self.stored.fetch_add(1, Ordering::Relaxed);
         if let Some(disk) = &self.disk {
-            disk.send(Write::CachePut {
+            disk.send(Write::CachePut(Box::new(crate::store::CachePut {
                 key: key.to_vec(),
                 project: entry.meta.project.clone(),
                 created_ms: entry.meta.created_ms,
                 expires_ms: entry.meta.expires_ms,
                 body: entry.encode(),
                 max_bytes: self.cfg.disk_bytes,
-            });
+            })));
         }
         self.memory.insert(key, Arc::new(entry));
     }

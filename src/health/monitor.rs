@@ -295,13 +295,13 @@ impl Monitor {
             Duration::from_secs_f64(p.latency_ms / 1000.0),
         );
         if let Some(store) = &self.store {
-            store.send(Write::Probe(ProbeRow {
+            store.send(Write::Probe(Box::new(ProbeRow {
                 provider: provider.to_string(),
                 ts_ms: p.at_ms,
                 ok: p.ok,
                 latency_ms: p.latency_ms,
                 error: p.error.clone(),
-            }));
+            })));
         }
         let epoch = self.epoch();
         let mut e = lock(m);

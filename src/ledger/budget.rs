@@ -308,12 +308,12 @@ impl Budgets {
                         "budget threshold crossed"
                     );
                     if let Some(s) = &self.store {
-                        s.send(Write::Alert(AlertRow {
+                        s.send(Write::Alert(Box::new(AlertRow {
                             budget: b.cfg.name.clone(),
                             period_start_ms: st.start_ms,
                             threshold: *t,
                             ts_ms: now,
-                        }));
+                        })));
                     }
                     let _ = self.events.send(Event::BudgetThreshold(alert));
                 }

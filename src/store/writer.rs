@@ -294,14 +294,15 @@ fn write_batch(
                 tx.prepare_cached("DELETE FROM responses WHERE id = ?1")?
                     .execute([&id])?;
             }
-            Write::CachePut {
-                key,
-                project,
-                created_ms,
-                expires_ms,
-                body,
-                max_bytes,
-            } => {
+            Write::CachePut(put) => {
+                let super::CachePut {
+                    key,
+                    project,
+                    created_ms,
+                    expires_ms,
+                    body,
+                    max_bytes,
+                } = *put;
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO cache_entries (key, project, created_ms, expires_ms, \
                      bytes, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -341,7 +342,8 @@ fn write_batch(
                     p.error
                 ])?;
             }
-            Write::Setting { key, value } => {
+            Write::Setting(setting) => {
+                let super::Setting { key, value } = *setting;
                 tx.prepare_cached("INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)")?
                     .execute(params![key, value])?;
             }
